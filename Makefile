@@ -1,0 +1,50 @@
+# The two set-up commands: `make run` and `make test`. Both install what they need first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BUN_VERSION := 1.4.5
+TOOLS := .tools
+BUN := $(TOOLS)/node_modules/.bin/bun
+PORT ?= 3000
+# Reflex uses the bun installed here from the npm registry; it must never download its own.
+REFLEX_ENV := PATH="$(CURDIR)/$(TOOLS)/node_modules/.bin:$$PATH" REFLEX_USE_SYSTEM_BUN=1
+
+.PHONY: install run test test-sqlite test-postgresql system-deps migrate seed lint clean
+
+install: $(VENV)/.installed $(BUN)
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(BUN):
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS) bun@$(BUN_VERSION)
+	$(BUN) --version
+
+migrate: install
+	$(PY) -m alembic upgrade head
+
+seed: migrate
+	$(PY) -m dashboard_app seed-demo
+
+run: seed
+	@echo "Starting the dashboard on http://localhost:$(PORT) (production build; first start takes a minute)"
+	$(REFLEX_ENV) $(VENV)/bin/reflex run --env prod --single-port --frontend-port $(PORT) --backend-port $(PORT)
+
+system-deps:
+	scripts/install-system-deps
+
+test: install system-deps
+	scripts/test
+
+test-sqlite: install system-deps
+	$(REFLEX_ENV) TEST_DATABASE=sqlite $(PY) -m pytest
+
+test-postgresql: install system-deps
+	$(REFLEX_ENV) TEST_DATABASE=postgresql $(PY) -m pytest
+
+clean:
+	rm -rf .web .states .pytest_cache

@@ -1,0 +1,3 @@
+from dashboard_app.cli import main
+
+main()

@@ -1,0 +1,77 @@
+"""Operator commands: python -m dashboard_app ..."""
+
+from __future__ import annotations
+
+import secrets
+
+import typer
+
+from dashboard_app.db import session_scope
+from dashboard_app.domain import accounts
+from dashboard_app.domain.demo import seed_demo
+from dashboard_app.domain.errors import DomainError
+from dashboard_app.settings import SettingsError, get_settings
+
+cli = typer.Typer(help="Operate the credit dashboard.", no_args_is_help=True)
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+@cli.command("seed-demo")
+def seed_demo_command() -> None:
+    """Create the demo member and admin if absent and print their credentials."""
+    settings = get_settings()
+    if settings.is_production:
+        _fail("Refusing to create demo accounts with APP_ENV=production.")
+    with session_scope() as session:
+        demo_accounts = seed_demo(
+            session=session, credentials_file=settings.data_dir / "demo-credentials.json"
+        )
+    typer.echo("Demo accounts (sign in at %s/sign-in):" % settings.public_base_url)
+    for account in demo_accounts:
+        password = account.password or "(set before; unknown - reset it with create-admin --password)"
+        typer.echo(f"  {account.role:<7} {account.email:<22} password: {password}")
+
+
+@cli.command("create-admin")
+def create_admin(
+    email: str,
+    password: str | None = typer.Option(
+        None, help="Password for a new account; a random one is printed when omitted."
+    ),
+) -> None:
+    """Make EMAIL an admin, creating the account when it does not exist."""
+    try:
+        with session_scope() as session:
+            user = accounts.find_user_by_email(session=session, email=email)
+            if user is None:
+                chosen = password or secrets.token_urlsafe(16)
+                accounts.create_user(
+                    session=session, email=email, password=chosen, role="admin", email_verified=True
+                )
+                typer.echo(f"Created admin {email.strip().lower()}")
+                if password is None:
+                    typer.echo(f"  password: {chosen}")
+                return
+            accounts.set_role(session=session, user=user, role="admin", actor_user_id=None)
+            typer.echo(f"{user.email} is now an admin")
+    except DomainError as error:
+        _fail(error.message)
+
+
+@cli.command("check-settings")
+def check_settings() -> None:
+    """Validate the settings as the server would at start-up."""
+    try:
+        settings = get_settings()
+        settings.resolved_secret_key()
+    except SettingsError as error:
+        _fail(str(error))
+    typer.echo(f"Settings are valid for APP_ENV={settings.app_env}.")
+
+
+def main() -> None:
+    cli()

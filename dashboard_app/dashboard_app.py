@@ -1,0 +1,27 @@
+"""The Reflex app: server routes in front, then page registration."""
+
+import reflex as rx
+
+from dashboard_app.web import routes
+from dashboard_app.web.api.app import build_api
+from dashboard_app.web.pages.admin import AdminState, admin_page
+from dashboard_app.web.pages.overview import OverviewState, overview_page
+from dashboard_app.web.pages.profile import ProfileState, profile_page
+from dashboard_app.web.pages.sections import billing_page, create_page, jobs_page, library_page
+from dashboard_app.web.pages.sign_in import sign_in_page, sign_up_page
+from dashboard_app.web.state.auth import AuthState, PublicPageState
+
+app = rx.App(
+    api_transformer=build_api(),
+    head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
+)
+
+app.add_page(sign_in_page, route=routes.SIGN_IN, title="Sign in", on_load=PublicPageState.open_sign_in)
+app.add_page(sign_up_page, route=routes.SIGN_UP, title="Sign up", on_load=PublicPageState.open_sign_up)
+app.add_page(overview_page, route=routes.OVERVIEW, title="Overview", on_load=OverviewState.load)
+app.add_page(create_page, route=routes.CREATE, title="Create", on_load=AuthState.load_shell)
+app.add_page(jobs_page, route=routes.JOBS, title="Jobs", on_load=AuthState.load_shell)
+app.add_page(library_page, route=routes.LIBRARY, title="Library", on_load=AuthState.load_shell)
+app.add_page(billing_page, route=routes.BILLING, title="Billing", on_load=AuthState.load_shell)
+app.add_page(profile_page, route=routes.PROFILE, title="Profile", on_load=ProfileState.load)
+app.add_page(admin_page, route=routes.ADMIN, title="Admin", on_load=AdminState.load)

@@ -1,0 +1,67 @@
+"""The demo member and admin of the embedded default, with their sign-up credits."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import Session
+
+from dashboard_app.domain import accounts, credits
+
+DEMO_MEMBER_EMAIL = "member@example.com"
+DEMO_ADMIN_EMAIL = "admin@example.com"
+DEMO_SIGN_UP_CREDITS = 100
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    email: str
+    password: str | None  # None when the account existed before and its password is unknown
+    role: str
+    created: bool
+
+
+def _saved_passwords(path: Path) -> dict[str, str]:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def seed_demo(*, session: Session, credentials_file: Path) -> list[DemoAccount]:
+    """Create the demo member and admin if absent. Their generated passwords are kept in
+    `credentials_file` (git-ignored `data/`), so every run can print them again."""
+    saved = _saved_passwords(credentials_file)
+    result = []
+    for email, role, name in (
+        (DEMO_MEMBER_EMAIL, "member", "Demo Member"),
+        (DEMO_ADMIN_EMAIL, "admin", "Demo Admin"),
+    ):
+        user = accounts.find_user_by_email(session=session, email=email)
+        created = user is None
+        if user is None:
+            saved[email] = secrets.token_urlsafe(12)
+            user = accounts.create_user(
+                session=session,
+                email=email,
+                password=saved[email],
+                display_name=name,
+                role=role,
+                email_verified=True,
+            )
+            assert user.id is not None
+            credits.grant_credits(
+                session=session,
+                user_id=user.id,
+                amount=DEMO_SIGN_UP_CREDITS,
+                idempotency_key=f"signup-bonus:{user.id}",
+                reason="Sign-up bonus",
+            )
+        result.append(DemoAccount(email=email, password=saved.get(email), role=role, created=created))
+    credentials_file.parent.mkdir(parents=True, exist_ok=True)
+    credentials_file.write_text(json.dumps(saved, indent=2))
+    credentials_file.chmod(0o600)
+    return result

@@ -1,0 +1,39 @@
+"""Every SQLModel table of the product, imported here so `SQLModel.metadata` knows them all."""
+
+from dashboard_app.models.audit import AuditEntry
+from dashboard_app.models.billing import Order, StripeEvent
+from dashboard_app.models.credits import CreditAccount, CreditEntry, CreditLot, CreditReservation
+from dashboard_app.models.jobs import Asset, Draft, Generation, Variant
+from dashboard_app.models.plans import Boost, Plan, Subscription, UsageEntry
+from dashboard_app.models.users import (
+    AuthToken,
+    OAuthIdentity,
+    Profile,
+    SignInAttempt,
+    User,
+    UserSession,
+)
+
+__all__ = [
+    "Asset",
+    "AuditEntry",
+    "AuthToken",
+    "Boost",
+    "CreditAccount",
+    "CreditEntry",
+    "CreditLot",
+    "CreditReservation",
+    "Draft",
+    "Generation",
+    "OAuthIdentity",
+    "Order",
+    "Plan",
+    "Profile",
+    "SignInAttempt",
+    "StripeEvent",
+    "Subscription",
+    "UsageEntry",
+    "User",
+    "UserSession",
+    "Variant",
+]

@@ -1,0 +1,107 @@
+"""The credit ledger: one account row per member, append-only entries, lots and reservations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Index
+from sqlmodel import Field, SQLModel
+
+from dashboard_app.models.base import UTCDateTime, one_of, utcnow
+
+ENTRY_KINDS = (
+    "grant",
+    "purchase",
+    "allowance",
+    "spend",
+    "reserve",
+    "capture",
+    "release",
+    "refund_clawback",
+    "expiry",
+    "adjustment",
+)
+RESERVATION_STATUSES = ("held", "captured", "released")
+
+
+class CreditAccount(SQLModel, table=True):
+    """Balances kept in step with the ledger entries, in the same transaction."""
+
+    __tablename__ = "credit_accounts"
+    __table_args__ = (
+        CheckConstraint("available >= 0", name="ck_credit_accounts_available"),
+        CheckConstraint("reserved >= 0", name="ck_credit_accounts_reserved"),
+        CheckConstraint("lifetime >= 0", name="ck_credit_accounts_lifetime"),
+        CheckConstraint("spent >= 0", name="ck_credit_accounts_spent"),
+        CheckConstraint("frozen >= 0", name="ck_credit_accounts_frozen"),
+    )
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    available: int = Field(default=0, sa_type=BigInteger)
+    reserved: int = Field(default=0, sa_type=BigInteger)
+    lifetime: int = Field(default=0, sa_type=BigInteger)
+    spent: int = Field(default=0, sa_type=BigInteger)
+    frozen: int = Field(default=0, sa_type=BigInteger)
+    clawback_shortfall: int = Field(default=0, sa_type=BigInteger)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CreditEntry(SQLModel, table=True):
+    """One immutable line of the ledger. `idempotency_key` is unique: a repeat changes nothing."""
+
+    __tablename__ = "credit_entries"
+    __table_args__ = (
+        CheckConstraint(one_of("kind", ENTRY_KINDS), name="ck_credit_entries_kind"),
+        CheckConstraint("balance_after >= 0", name="ck_credit_entries_balance_after"),
+        Index("ix_credit_entries_user_created", "user_id", "created_at", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id")
+    amount: int = Field(sa_type=BigInteger)
+    balance_after: int = Field(sa_type=BigInteger)
+    kind: str = Field(max_length=32)
+    idempotency_key: str = Field(max_length=255, unique=True)
+    reference: str = Field(default="", max_length=255)
+    actor_user_id: int | None = Field(default=None, foreign_key="users.id")
+    reason: str = Field(default="", max_length=500)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CreditLot(SQLModel, table=True):
+    """Credits that arrived together and may expire together; spending draws the soonest first."""
+
+    __tablename__ = "credit_lots"
+    __table_args__ = (
+        CheckConstraint("remaining >= 0", name="ck_credit_lots_remaining"),
+        CheckConstraint("remaining <= amount", name="ck_credit_lots_remaining_le_amount"),
+        Index("ix_credit_lots_user_expiry", "user_id", "expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id")
+    entry_id: int = Field(foreign_key="credit_entries.id", unique=True)
+    amount: int = Field(sa_type=BigInteger)
+    remaining: int = Field(sa_type=BigInteger)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CreditReservation(SQLModel, table=True):
+    """Credits held for a job in flight until they are captured or released."""
+
+    __tablename__ = "credit_reservations"
+    __table_args__ = (
+        CheckConstraint(one_of("status", RESERVATION_STATUSES), name="ck_credit_reservations_status"),
+        CheckConstraint("amount > 0", name="ck_credit_reservations_amount"),
+        Index("ix_credit_reservations_user_status", "user_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id")
+    reference: str = Field(max_length=255, unique=True)
+    amount: int = Field(sa_type=BigInteger)
+    status: str = Field(default="held", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

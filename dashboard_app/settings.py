@@ -1,0 +1,112 @@
+"""Application settings, read once from the environment and an optional `.env` file."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Values that look like a secret but are copied from documentation.
+PLACEHOLDER_SECRETS = frozenset({"", "changethis", "change-me", "changeme", "secret", "dev"})
+
+
+class SettingsError(RuntimeError):
+    """Settings that would make the product unsafe or unable to start."""
+
+
+class Settings(BaseSettings):
+    """Every setting an operator can change; see `.env.example` for the documented list."""
+
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    app_env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = PROJECT_ROOT / "data"
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: SecretStr = SecretStr("")
+    public_base_url: str = "http://localhost:3000"
+
+    # Sessions: idle and absolute lifetimes.
+    session_idle_minutes: int = Field(default=60 * 24 * 3, gt=0)
+    session_absolute_days: int = Field(default=30, gt=0)
+
+    # Stripe (test-mode keys in development; see README).
+    stripe_secret_key: SecretStr | None = None
+    stripe_publishable_key: str | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None  # only for test servers standing in for Stripe
+
+    # Single sign-on through any OpenID Connect provider.
+    oidc_discovery_url: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_provider_name: str = "Single sign-on"
+
+    # Outgoing mail; without a host, mail is written to data/outbox/.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    mail_from: str = "Dashboard <no-reply@localhost>"
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'dashboard.db'}"
+        self.public_base_url = self.public_base_url.rstrip("/")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def stripe_configured(self) -> bool:
+        return bool(self.stripe_secret_key and self.stripe_secret_key.get_secret_value())
+
+    @property
+    def oidc_configured(self) -> bool:
+        return bool(self.oidc_discovery_url and self.oidc_client_id)
+
+    def resolved_secret_key(self) -> str:
+        """The secret key; generated once and kept in `data/` outside production."""
+        value = self.secret_key.get_secret_value()
+        if value.strip().lower() not in PLACEHOLDER_SECRETS:
+            if self.is_production and len(value) < 32:
+                raise SettingsError(
+                    "SECRET_KEY must be at least 32 characters in production; "
+                    'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+                )
+            return value
+        if self.is_production:
+            raise SettingsError(
+                "SECRET_KEY is missing or a placeholder, and APP_ENV=production. "
+                'Set SECRET_KEY to a random value, e.g. python -c "import secrets; '
+                'print(secrets.token_urlsafe(48))"'
+            )
+        key_file = self.data_dir / "secret_key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        generated = secrets.token_urlsafe(48)
+        key_file.write_text(generated)
+        key_file.chmod(0o600)
+        return generated
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

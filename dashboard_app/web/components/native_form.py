@@ -1,0 +1,18 @@
+"""A plain HTML form that the browser submits to a server route (no Reflex submit handler)."""
+
+from __future__ import annotations
+
+import reflex as rx
+from reflex_components_core.el.elements.base import BaseHTML
+
+
+class NativeForm(BaseHTML):
+    """`<form method="post" action=...>`: used where the server must set an HttpOnly cookie."""
+
+    tag = "form"
+
+    action: rx.Var[str]
+    method: rx.Var[str]
+
+
+native_form = NativeForm.create

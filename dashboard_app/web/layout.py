@@ -1,0 +1,172 @@
+"""The signed-in shell: sidebar (a drawer on phones), header with credits and theme switch."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from dashboard_app.web import routes
+from dashboard_app.web.components.native_form import native_form
+from dashboard_app.web.state.auth import AuthState
+
+NAV_ICONS = {
+    "Overview": "layout-dashboard",
+    "Create": "sparkles",
+    "Jobs": "list-todo",
+    "Library": "images",
+    "Billing": "credit-card",
+    "Profile": "user",
+    "Admin": "shield",
+}
+
+
+def _nav_icon(label: rx.Var) -> rx.Component:
+    return rx.match(
+        label,
+        *[(name, rx.icon(icon, size=18)) for name, icon in NAV_ICONS.items()],
+        rx.icon("circle", size=18),
+    )
+
+
+def _nav_item(link: rx.Var) -> rx.Component:
+    path = AuthState.router.url.path
+    # The production build serves every page but the root with a trailing slash.
+    active = (path == link["href"]) | (path == link["href"].to(str) + "/")
+    return rx.link(
+        rx.hstack(_nav_icon(link["label"]), rx.text(link["label"]), spacing="3", align="center"),
+        href=link["href"],
+        underline="none",
+        padding_x="0.75rem",
+        padding_y="0.5rem",
+        border_radius="var(--radius-2)",
+        width="100%",
+        color=rx.cond(active, rx.color("accent", 11), rx.color("gray", 12)),
+        background=rx.cond(active, rx.color("accent", 3), "transparent"),
+        _hover={"background": rx.color("accent", 4)},
+        data_testid="nav-" + link["label"].to(str).lower(),
+    )
+
+
+def _nav_list() -> rx.Component:
+    return rx.vstack(
+        rx.foreach(AuthState.nav_links, _nav_item),
+        spacing="1",
+        width="100%",
+        as_="nav",
+        aria_label="Main",
+    )
+
+
+def _brand() -> rx.Component:
+    return rx.hstack(
+        rx.icon("sparkles", color=rx.color("accent", 9)),
+        rx.heading("Dashboard", size="5"),
+        align="center",
+        spacing="2",
+    )
+
+
+def sidebar() -> rx.Component:
+    return rx.box(
+        rx.vstack(_brand(), rx.divider(), _nav_list(), spacing="4", padding="1rem", width="100%"),
+        display=["none", "none", "block"],
+        width="15rem",
+        min_width="15rem",
+        height="100vh",
+        position="sticky",
+        top="0",
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        background=rx.color("gray", 2),
+    )
+
+
+def mobile_menu() -> rx.Component:
+    return rx.box(
+        rx.drawer.root(
+            rx.drawer.trigger(
+                rx.icon_button(rx.icon("menu"), variant="ghost", aria_label="Open menu")
+            ),
+            rx.drawer.overlay(z_index="5"),
+            rx.drawer.portal(
+                rx.drawer.content(
+                    rx.vstack(
+                        rx.hstack(
+                            _brand(),
+                            rx.spacer(),
+                            rx.drawer.close(
+                                rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Close")
+                            ),
+                            width="100%",
+                        ),
+                        _nav_list(),
+                        spacing="4",
+                        padding="1rem",
+                    ),
+                    top="auto",
+                    left="0",
+                    height="100%",
+                    width="16rem",
+                    background=rx.color("gray", 1),
+                ),
+            ),
+            direction="left",
+        ),
+        display=["block", "block", "none"],
+    )
+
+
+def sign_out_button() -> rx.Component:
+    return native_form(
+        rx.button(rx.icon("log-out", size=16), "Sign out", variant="soft", type="submit"),
+        action=routes.API_SIGN_OUT,
+        method="post",
+    )
+
+
+def header() -> rx.Component:
+    return rx.hstack(
+        mobile_menu(),
+        rx.spacer(),
+        rx.badge(
+            rx.icon("coins", size=16),
+            rx.text(AuthState.available_credits, data_testid="header-credits"),
+            rx.text("credits", display=["none", "inline"]),
+            size="3",
+            variant="soft",
+            title="Available credits",
+        ),
+        rx.text(
+            AuthState.member_name,
+            weight="medium",
+            data_testid="header-member",
+            display=["none", "inline"],
+        ),
+        rx.color_mode.button(),
+        sign_out_button(),
+        align="center",
+        spacing="3",
+        padding_x="1rem",
+        padding_y="0.75rem",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        width="100%",
+        as_="header",
+    )
+
+
+def shell(*content: rx.Component) -> rx.Component:
+    """The page inside the shell, shown only once the member's session is confirmed."""
+    return rx.cond(
+        AuthState.signed_in,
+        rx.hstack(
+            sidebar(),
+            rx.box(
+                header(),
+                rx.box(*content, padding=["1rem", "1rem", "1.5rem"], max_width="72rem", width="100%"),
+                flex="1",
+                min_width="0",
+            ),
+            spacing="0",
+            align="start",
+            width="100%",
+        ),
+        rx.center(rx.spinner(size="3"), height="100vh"),
+    )

@@ -1,0 +1,107 @@
+"""Sign-in and sign-up pages: plain forms posted to server routes that set the session cookie."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from dashboard_app.web import routes
+from dashboard_app.web.components.native_form import native_form
+from dashboard_app.web.state.auth import PublicPageState
+
+
+def _error_callout() -> rx.Component:
+    return rx.cond(
+        PublicPageState.error_message != "",
+        rx.callout(
+            PublicPageState.error_message,
+            icon="triangle-alert",
+            color_scheme="red",
+            role="alert",
+            data_testid="auth-error",
+            width="100%",
+        ),
+    )
+
+
+def _field(label: str, name: str, type_: str, autocomplete: str, **props) -> rx.Component:
+    return rx.vstack(
+        rx.el.label(label, html_for=name, style={"fontWeight": 500, "fontSize": "14px"}),
+        rx.input(
+            id=name, name=name, type=type_, auto_complete=autocomplete, width="100%", size="3",
+            **props,
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _auth_card(title: str, subtitle: str, form: rx.Component, footer: rx.Component) -> rx.Component:
+    return rx.center(
+        rx.card(
+            rx.vstack(
+                rx.hstack(rx.icon("sparkles"), rx.heading(title, size="6"), align="center"),
+                rx.text(subtitle, color_scheme="gray"),
+                _error_callout(),
+                form,
+                footer,
+                spacing="4",
+                width="100%",
+            ),
+            size="4",
+            width="100%",
+            max_width="26rem",
+        ),
+        rx.box(rx.color_mode.button(), position="fixed", top="1rem", right="1rem"),
+        min_height="100vh",
+        padding="1rem",
+    )
+
+
+def sign_in_page() -> rx.Component:
+    form = native_form(
+        rx.vstack(
+            _field("Email", "email", "email", "username", required=True, max_length=320),
+            _field("Password", "password", "password", "current-password", required=True),
+            rx.el.input(type="hidden", name="next", value=PublicPageState.next_path),
+            rx.button("Sign in", type="submit", size="3", width="100%"),
+            spacing="3",
+            width="100%",
+        ),
+        action=routes.API_SIGN_IN,
+        method="post",
+        width="100%",
+    )
+    footer = rx.text(
+        "New here? ",
+        rx.link("Create an account", href=routes.SIGN_UP),
+        size="2",
+    )
+    return _auth_card("Sign in", "Welcome back. Sign in to see your credits.", form, footer)
+
+
+def sign_up_page() -> rx.Component:
+    form = native_form(
+        rx.vstack(
+            _field("Name", "display_name", "text", "name", max_length=80),
+            _field("Email", "email", "email", "username", required=True, max_length=320),
+            _field(
+                "Password (at least 10 characters)",
+                "password",
+                "password",
+                "new-password",
+                required=True,
+                min_length=10,
+            ),
+            rx.el.input(type="hidden", name="next", value=PublicPageState.next_path),
+            rx.button("Create account", type="submit", size="3", width="100%"),
+            spacing="3",
+            width="100%",
+        ),
+        action=routes.API_SIGN_UP,
+        method="post",
+        width="100%",
+    )
+    footer = rx.text(
+        "Already have an account? ", rx.link("Sign in", href=routes.SIGN_IN), size="2"
+    )
+    return _auth_card("Create your account", "Start with free credits.", form, footer)

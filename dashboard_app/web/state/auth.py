@@ -1,0 +1,144 @@
+"""The base state every signed-in page builds on.
+
+The member is resolved on every event from the HttpOnly session cookie of the websocket
+connection, checked against the database; nothing the browser sends names the member.
+Public vars hold only what the shell shows the signed-in member about themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import reflex as rx
+
+from dashboard_app.db import session_scope
+from dashboard_app.domain import accounts, credits
+from dashboard_app.web import routes
+from dashboard_app.web.auth_cookie import session_policy, token_from_cookie_header
+
+MEMBER_NAV = [
+    {"label": "Overview", "href": routes.OVERVIEW},
+    {"label": "Create", "href": routes.CREATE},
+    {"label": "Jobs", "href": routes.JOBS},
+    {"label": "Library", "href": routes.LIBRARY},
+    {"label": "Billing", "href": routes.BILLING},
+    {"label": "Profile", "href": routes.PROFILE},
+]
+ADMIN_NAV = [{"label": "Admin", "href": routes.ADMIN}]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is signed in on this connection, read from the database for this event."""
+
+    user_id: int
+    is_admin: bool
+    email: str
+    display_name: str
+    available_credits: int
+
+
+def load_viewer(token: str | None) -> Viewer | None:
+    with session_scope() as session:
+        signed_in = accounts.resolve_session(session=session, token=token, policy=session_policy())
+        if signed_in is None:
+            return None
+        user = signed_in.user
+        assert user.id is not None
+        balances = credits.get_balances(session=session, user_id=user.id)
+        return Viewer(
+            user_id=user.id,
+            is_admin=user.role == "admin",
+            email=user.email,
+            display_name=accounts.display_name_of(session=session, user=user),
+            available_credits=balances.available,
+        )
+
+
+class AuthState(rx.State):
+    signed_in: bool = False
+    member_name: str = ""
+    member_email: str = ""
+    available_credits: int = 0
+    nav_links: list[dict[str, str]] = []
+
+    def _session_token(self) -> str | None:
+        return token_from_cookie_header(self.router.headers.cookie)
+
+    def _current_path(self) -> str:
+        url = self.router.url
+        return f"{url.path}?{url.query}" if url.query else url.path
+
+    def _forget_viewer(self) -> None:
+        self.signed_in = False
+        self.member_name = ""
+        self.member_email = ""
+        self.available_credits = 0
+        self.nav_links = []
+
+    async def _viewer(self) -> Viewer | None:
+        """The signed-in member for this event, with the shell's vars refreshed, or None."""
+        viewer = await asyncio.to_thread(load_viewer, self._session_token())
+        if viewer is None:
+            self._forget_viewer()
+            return None
+        self.signed_in = True
+        self.member_name = viewer.display_name
+        self.member_email = viewer.email
+        self.available_credits = viewer.available_credits
+        self.nav_links = MEMBER_NAV + (ADMIN_NAV if viewer.is_admin else [])
+        return viewer
+
+    def _to_sign_in(self) -> rx.event.EventSpec:
+        return rx.redirect(routes.sign_in_url(self._current_path()))
+
+    @rx.event
+    async def load_shell(self):
+        """on_load of pages that show only the shell: sign-in required."""
+        if await self._viewer() is None:
+            return self._to_sign_in()
+        return None
+
+
+SIGN_IN_ERRORS = {
+    "credentials": "That email and password do not match an account.",
+    "suspended": "This account is suspended. Contact support to find out why.",
+    "invalid_request": "That request could not be read. Please try again.",
+}
+SIGN_UP_ERRORS = {
+    "email": "Enter a valid email address, like name@example.com.",
+    "email_taken": "An account with this email already exists. Sign in instead.",
+    "password": (
+        f"Use between {accounts.MIN_PASSWORD_LENGTH} and {accounts.MAX_PASSWORD_LENGTH} "
+        "characters for your password."
+    ),
+    "display_name": "Use at most 80 characters for your name.",
+    "invalid_request": "That request could not be read. Please try again.",
+}
+
+
+class PublicPageState(rx.State):
+    """The sign-in and sign-up pages: a signed-in member is sent on to where they were going."""
+
+    next_path: str = routes.OVERVIEW
+    error_message: str = ""
+
+    async def _prepare(self, messages: dict[str, str]):
+        params = self.router.url.query_parameters
+        self.next_path = routes.safe_next(params.get("next"))
+        self.error_message = messages.get(params.get("error", ""), "")
+        viewer = await asyncio.to_thread(
+            load_viewer, token_from_cookie_header(self.router.headers.cookie)
+        )
+        if viewer is not None:
+            return rx.redirect(self.next_path)
+        return None
+
+    @rx.event
+    async def open_sign_in(self):
+        return await self._prepare(SIGN_IN_ERRORS)
+
+    @rx.event
+    async def open_sign_up(self):
+        return await self._prepare(SIGN_UP_ERRORS)

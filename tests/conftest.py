@@ -1,0 +1,152 @@
+"""Shared fixtures: a fresh database per test on SQLite or PostgreSQL (TEST_DATABASE), real Redis,
+the app in production mode once per run, and headless Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# The test process never reads a developer's .env or data/: settings come from here.
+_TEST_DATA_DIR = Path(tempfile.mkdtemp(prefix="dash-test-data-"))
+os.environ.update(
+    {
+        "APP_ENV": "test",
+        "DATA_DIR": str(_TEST_DATA_DIR),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATABASE_URL": f"sqlite:///{_TEST_DATA_DIR / 'unused.db'}",
+    }
+)
+
+from sqlalchemy.engine import Engine  # noqa: E402
+
+from dashboard_app.db import build_engine  # noqa: E402
+from tests.support.databases import PostgresDatabases, SqliteDatabases  # noqa: E402
+from tests.support.servers import AppServer, PostgresServer, RedisServer  # noqa: E402
+
+TEST_DATABASE = os.environ.get("TEST_DATABASE", "sqlite")
+if TEST_DATABASE not in ("sqlite", "postgresql"):
+    raise pytest.UsageError("TEST_DATABASE must be 'sqlite' or 'postgresql'")
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"database under test: {TEST_DATABASE}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer | None]:
+    if TEST_DATABASE != "postgresql":
+        yield None
+        return
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def databases(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer | None
+) -> SqliteDatabases | PostgresDatabases:
+    if postgres_server is not None:
+        return PostgresDatabases(postgres_server)
+    return SqliteDatabases(tmp_path_factory.mktemp("sqlite"))
+
+
+@pytest.fixture
+def db_url(databases: SqliteDatabases | PostgresDatabases) -> Iterator[str]:
+    """A freshly migrated database of its own for this test."""
+    url = databases.migrated()
+    yield url
+    databases.drop(url)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = build_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+# --- The app and the browser --------------------------------------------------------------------
+
+
+@dataclass
+class RunningApp:
+    base_url: str
+    engine: Engine
+    server: AppServer
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+
+@pytest.fixture(scope="session")
+def app(
+    tmp_path_factory: pytest.TempPathFactory,
+    databases: SqliteDatabases | PostgresDatabases,
+    request: pytest.FixtureRequest,
+) -> Iterator[RunningApp]:
+    """The app in production mode; on PostgreSQL runs, with Redis as Reflex's state manager."""
+    root = tmp_path_factory.mktemp("app")
+    database_url = databases.migrated()
+    env = {
+        "APP_ENV": "test",
+        "DATABASE_URL": database_url,
+        "DATA_DIR": str(root / "data"),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+    }
+    if TEST_DATABASE == "postgresql":
+        env["REDIS_URL"] = request.getfixturevalue("redis_server").url
+    server = AppServer(env=env, log_path=root / "app.log")
+    server.start()
+    engine = build_engine(database_url)
+    yield RunningApp(base_url=server.base_url, engine=engine, server=server)
+    server.stop()
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app: RunningApp) -> Iterator[object]:
+    """A new browser context (no cookies) per test."""
+    context = browser.new_context(base_url=app.base_url)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    yield page
+    context.close()

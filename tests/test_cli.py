@@ -1,0 +1,81 @@
+"""The operator commands, run as an operator runs them: python -m dashboard_app ..."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+from sqlmodel import select
+
+from dashboard_app.db import session_scope
+from dashboard_app.domain import credits
+from dashboard_app.models import User
+from tests.factories import create_member
+from tests.support.servers import PROJECT_ROOT
+
+
+def run_cli(db_url: str, data_dir, *args: str, app_env: str = "development"):
+    env = {**os.environ, "DATABASE_URL": db_url, "DATA_DIR": str(data_dir), "APP_ENV": app_env}
+    return subprocess.run(
+        [sys.executable, "-m", "dashboard_app", *args],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_seed_demo_creates_both_accounts_once_and_prints_working_credentials(db_url, engine, tmp_path) -> None:
+    first = run_cli(db_url, tmp_path, "seed-demo")
+    assert first.returncode == 0, first.stderr
+    second = run_cli(db_url, tmp_path, "seed-demo")
+    assert second.returncode == 0, second.stderr
+    passwords = dict(re.findall(r"(\S+@example\.com)\s+password: (\S+)", first.stdout))
+    assert set(passwords) == {"member@example.com", "admin@example.com"}
+    assert dict(re.findall(r"(\S+@example\.com)\s+password: (\S+)", second.stdout)) == passwords
+    assert json.loads((tmp_path / "demo-credentials.json").read_text()) == passwords
+
+    from dashboard_app.domain import accounts
+
+    with session_scope(engine) as session:
+        users = {u.email: u for u in session.exec(select(User)).all()}
+        assert {e: u.role for e, u in users.items()} == {
+            "member@example.com": "member", "admin@example.com": "admin"}
+        for email, password in passwords.items():
+            assert accounts.authenticate(session=session, email=email, password=password).email == email
+        # The sign-up bonus was granted once, however many times seeding ran.
+        assert credits.get_balances(session=session, user_id=users["member@example.com"].id).available == 100
+
+
+def test_seed_demo_refuses_production(db_url, tmp_path) -> None:
+    result = run_cli(db_url, tmp_path, "seed-demo", app_env="production")
+    assert result.returncode == 1
+    assert "Refusing to create demo accounts" in result.stderr
+
+
+def test_create_admin_promotes_an_existing_member(db_url, engine, tmp_path) -> None:
+    member = create_member(engine, email="boss@example.com")
+    result = run_cli(db_url, tmp_path, "create-admin", "Boss@Example.com")
+    assert result.returncode == 0, result.stderr
+    assert "boss@example.com is now an admin" in result.stdout
+    with session_scope(engine) as session:
+        assert session.get(User, member.id).role == "admin"
+
+
+def test_create_admin_creates_a_new_admin_with_a_printed_password(db_url, engine, tmp_path) -> None:
+    result = run_cli(db_url, tmp_path, "create-admin", "new-admin@example.com")
+    assert result.returncode == 0, result.stderr
+    password = re.search(r"password: (\S+)", result.stdout).group(1)
+    from dashboard_app.domain import accounts
+
+    with session_scope(engine) as session:
+        user = accounts.authenticate(session=session, email="new-admin@example.com", password=password)
+        assert user.role == "admin"
+
+
+def test_create_admin_rejects_a_malformed_email_and_changes_nothing(db_url, engine, tmp_path) -> None:
+    result = run_cli(db_url, tmp_path, "create-admin", "not-an-email")
+    assert result.returncode == 1
+    assert "valid email address" in result.stderr
+    with session_scope(engine) as session:
+        assert session.exec(select(User)).all() == []

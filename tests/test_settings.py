@@ -1,0 +1,63 @@
+"""Settings: a secret is generated once in development and required in production."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dashboard_app.settings import Settings, SettingsError
+from tests.support.servers import PROJECT_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+
+
+def make(tmp_path, **values) -> Settings:
+    return Settings(_env_file=None, data_dir=tmp_path, **values)
+
+
+def test_development_generates_a_secret_once_and_keeps_it(tmp_path) -> None:
+    first = make(tmp_path, app_env="development").resolved_secret_key()
+    second = make(tmp_path, app_env="development").resolved_secret_key()
+    assert first == second
+    assert len(first) >= 32
+    assert (tmp_path / "secret_key").read_text() == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("secret", ["", "changethis", "CHANGE-ME"])
+def test_production_refuses_a_missing_or_placeholder_secret(tmp_path, secret: str) -> None:
+    with pytest.raises(SettingsError, match="SECRET_KEY"):
+        make(tmp_path, app_env="production", secret_key=secret).resolved_secret_key()
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_production_refuses_a_short_secret(tmp_path) -> None:
+    with pytest.raises(SettingsError, match="at least 32"):
+        make(tmp_path, app_env="production", secret_key="short-but-real").resolved_secret_key()
+
+
+def test_production_accepts_a_real_secret(tmp_path) -> None:
+    secret = "x" * 48
+    assert make(tmp_path, app_env="production", secret_key=secret).resolved_secret_key() == secret
+
+
+def test_default_database_is_sqlite_in_the_data_folder(tmp_path) -> None:
+    settings = make(tmp_path, database_url="")
+    assert settings.database_url == f"sqlite:///{tmp_path / 'dashboard.db'}"
+
+
+def test_server_start_up_stops_with_a_clear_message_without_a_production_secret(tmp_path) -> None:
+    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "changethis",
+           "DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", "import rxconfig"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "Configuration error: SECRET_KEY is missing or a placeholder" in result.stderr
