@@ -46,5 +46,8 @@ test-sqlite: install system-deps
 test-postgresql: install system-deps
 	$(REFLEX_ENV) TEST_DATABASE=postgresql $(PY) -m pytest
 
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
 clean:
 	rm -rf .web .states .pytest_cache

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from logging.config import fileConfig
 
-from alembic import context
 from sqlmodel import SQLModel
 
 import dashboard_app.models  # noqa: F401  (registers every table)
+from alembic import context
 from dashboard_app.db import build_engine
 from dashboard_app.settings import get_settings
 

@@ -30,9 +30,11 @@ def seed_demo_command() -> None:
         demo_accounts = seed_demo(
             session=session, credentials_file=settings.data_dir / "demo-credentials.json"
         )
-    typer.echo("Demo accounts (sign in at %s/sign-in):" % settings.public_base_url)
+    typer.echo(f"Demo accounts (sign in at {settings.public_base_url}/sign-in):")
     for account in demo_accounts:
-        password = account.password or "(set before; unknown - reset it with create-admin --password)"
+        password = (
+            account.password or "(set before; unknown - reset it with create-admin --password)"
+        )
         typer.echo(f"  {account.role:<7} {account.email:<22} password: {password}")
 
 

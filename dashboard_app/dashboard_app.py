@@ -16,8 +16,12 @@ app = rx.App(
     head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
 )
 
-app.add_page(sign_in_page, route=routes.SIGN_IN, title="Sign in", on_load=PublicPageState.open_sign_in)
-app.add_page(sign_up_page, route=routes.SIGN_UP, title="Sign up", on_load=PublicPageState.open_sign_up)
+app.add_page(
+    sign_in_page, route=routes.SIGN_IN, title="Sign in", on_load=PublicPageState.open_sign_in
+)
+app.add_page(
+    sign_up_page, route=routes.SIGN_UP, title="Sign up", on_load=PublicPageState.open_sign_up
+)
 app.add_page(overview_page, route=routes.OVERVIEW, title="Overview", on_load=OverviewState.load)
 app.add_page(create_page, route=routes.CREATE, title="Create", on_load=AuthState.load_shell)
 app.add_page(jobs_page, route=routes.JOBS, title="Jobs", on_load=AuthState.load_shell)

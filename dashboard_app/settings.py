@@ -87,8 +87,8 @@ class Settings(BaseSettings):
         if value.strip().lower() not in PLACEHOLDER_SECRETS:
             if self.is_production and len(value) < 32:
                 raise SettingsError(
-                    "SECRET_KEY must be at least 32 characters in production; "
-                    'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+                    "SECRET_KEY must be at least 32 characters in production; generate one "
+                    'with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
                 )
             return value
         if self.is_production:

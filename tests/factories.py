@@ -47,3 +47,11 @@ def create_member(
                 reason="Test grant",
             )
         return user
+
+
+def count_rows(engine: Engine, model: type, *conditions: object) -> int:
+    """How many rows of `model` match `conditions`, read in a transaction of its own."""
+    from sqlmodel import func, select
+
+    with session_scope(engine) as session:
+        return session.exec(select(func.count()).select_from(model).where(*conditions)).one()

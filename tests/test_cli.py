@@ -21,11 +21,17 @@ def run_cli(db_url: str, data_dir, *args: str, app_env: str = "development"):
     env = {**os.environ, "DATABASE_URL": db_url, "DATA_DIR": str(data_dir), "APP_ENV": app_env}
     return subprocess.run(
         [sys.executable, "-m", "dashboard_app", *args],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
-def test_seed_demo_creates_both_accounts_once_and_prints_working_credentials(db_url, engine, tmp_path) -> None:
+def test_seed_demo_creates_both_accounts_once_and_prints_working_credentials(
+    db_url, engine, tmp_path
+) -> None:
     first = run_cli(db_url, tmp_path, "seed-demo")
     assert first.returncode == 0, first.stderr
     second = run_cli(db_url, tmp_path, "seed-demo")
@@ -40,11 +46,19 @@ def test_seed_demo_creates_both_accounts_once_and_prints_working_credentials(db_
     with session_scope(engine) as session:
         users = {u.email: u for u in session.exec(select(User)).all()}
         assert {e: u.role for e, u in users.items()} == {
-            "member@example.com": "member", "admin@example.com": "admin"}
+            "member@example.com": "member",
+            "admin@example.com": "admin",
+        }
         for email, password in passwords.items():
-            assert accounts.authenticate(session=session, email=email, password=password).email == email
+            assert (
+                accounts.authenticate(session=session, email=email, password=password).email
+                == email
+            )
         # The sign-up bonus was granted once, however many times seeding ran.
-        assert credits.get_balances(session=session, user_id=users["member@example.com"].id).available == 100
+        assert (
+            credits.get_balances(session=session, user_id=users["member@example.com"].id).available
+            == 100
+        )
 
 
 def test_seed_demo_refuses_production(db_url, tmp_path) -> None:
@@ -69,11 +83,15 @@ def test_create_admin_creates_a_new_admin_with_a_printed_password(db_url, engine
     from dashboard_app.domain import accounts
 
     with session_scope(engine) as session:
-        user = accounts.authenticate(session=session, email="new-admin@example.com", password=password)
+        user = accounts.authenticate(
+            session=session, email="new-admin@example.com", password=password
+        )
         assert user.role == "admin"
 
 
-def test_create_admin_rejects_a_malformed_email_and_changes_nothing(db_url, engine, tmp_path) -> None:
+def test_create_admin_rejects_a_malformed_email_and_changes_nothing(
+    db_url, engine, tmp_path
+) -> None:
     result = run_cli(db_url, tmp_path, "create-admin", "not-an-email")
     assert result.returncode == 1
     assert "valid email address" in result.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -13,6 +12,7 @@ from sqlalchemy.exc import DatabaseError
 from sqlmodel import SQLModel
 
 import dashboard_app.models  # noqa: F401
+from alembic import command
 from dashboard_app.db import build_engine, session_scope
 from tests.factories import create_member
 from tests.support.databases import alembic_config

@@ -53,11 +53,19 @@ def test_default_database_is_sqlite_in_the_data_folder(tmp_path) -> None:
 
 
 def test_server_start_up_stops_with_a_clear_message_without_a_production_secret(tmp_path) -> None:
-    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "changethis",
-           "DATA_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "APP_ENV": "production",
+        "SECRET_KEY": "changethis",
+        "DATA_DIR": str(tmp_path),
+    }
     result = subprocess.run(
         [sys.executable, "-c", "import rxconfig"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0
     assert "Configuration error: SECRET_KEY is missing or a placeholder" in result.stderr

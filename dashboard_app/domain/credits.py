@@ -76,7 +76,7 @@ def grant_credits(
     actor_user_id: int | None = None,
     expires_at: datetime | None = None,
 ) -> CreditEntry:
-    """Add credits to a member's balance once per idempotency key; a repeat returns the first entry."""
+    """Add credits once per idempotency key; a repeat returns the first entry unchanged."""
     if kind not in GRANT_KINDS:
         raise InvalidInput(f"'{kind}' is not a kind of grant", field="kind")
     if amount <= 0:

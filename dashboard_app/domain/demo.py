@@ -60,7 +60,9 @@ def seed_demo(*, session: Session, credentials_file: Path) -> list[DemoAccount]:
                 idempotency_key=f"signup-bonus:{user.id}",
                 reason="Sign-up bonus",
             )
-        result.append(DemoAccount(email=email, password=saved.get(email), role=role, created=created))
+        result.append(
+            DemoAccount(email=email, password=saved.get(email), role=role, created=created)
+        )
     credentials_file.parent.mkdir(parents=True, exist_ok=True)
     credentials_file.write_text(json.dumps(saved, indent=2))
     credentials_file.chmod(0o600)

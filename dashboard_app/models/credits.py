@@ -93,7 +93,9 @@ class CreditReservation(SQLModel, table=True):
 
     __tablename__ = "credit_reservations"
     __table_args__ = (
-        CheckConstraint(one_of("status", RESERVATION_STATUSES), name="ck_credit_reservations_status"),
+        CheckConstraint(
+            one_of("status", RESERVATION_STATUSES), name="ck_credit_reservations_status"
+        ),
         CheckConstraint("amount > 0", name="ck_credit_reservations_amount"),
         Index("ix_credit_reservations_user_status", "user_id", "status"),
     )

@@ -160,7 +160,9 @@ def shell(*content: rx.Component) -> rx.Component:
             sidebar(),
             rx.box(
                 header(),
-                rx.box(*content, padding=["1rem", "1rem", "1.5rem"], max_width="72rem", width="100%"),
+                rx.box(
+                    *content, padding=["1rem", "1rem", "1.5rem"], max_width="72rem", width="100%"
+                ),
                 flex="1",
                 min_width="0",
             ),

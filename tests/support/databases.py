@@ -6,10 +6,10 @@ import shutil
 import uuid
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
 
+from alembic import command
 from tests.support.servers import PROJECT_ROOT, PostgresServer
 
 

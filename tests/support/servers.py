@@ -69,19 +69,37 @@ class PostgresServer:
             shutil.chown(self.socket_dir, "postgres", "postgres")
         subprocess.run(
             _as_postgres_user(
-                [str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
-                 "-A", "trust", "--no-sync", "-E", "UTF8"]
+                [
+                    str(self.bin_dir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                ]
             ),
             check=True,
             capture_output=True,
         )
         subprocess.run(
             _as_postgres_user(
-                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l",
-                 str(self.data_dir / "server.log"), "-w", "-o",
-                 f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                 "-c max_connections=300", "start"]
+                [
+                    str(self.bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.data_dir / "server.log"),
+                    "-w",
+                    "-o",
+                    f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
+                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                    "-c max_connections=300",
+                    "start",
+                ]
             ),
             check=True,
             capture_output=True,
@@ -113,8 +131,17 @@ class RedisServer:
         if binary is None:
             raise RuntimeError("redis-server is not installed: run scripts/install-system-deps")
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -132,15 +159,32 @@ class AppServer:
     def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
         self.port = free_port()
         self.base_url = f"http://localhost:{self.port}"
-        self.env = {**os.environ, **env, "PUBLIC_BASE_URL": self.base_url}
+        tools = PROJECT_ROOT / ".tools/node_modules/.bin"
+        self.env = {
+            **os.environ,
+            **env,
+            "PUBLIC_BASE_URL": self.base_url,
+            # The bun that `make install` put in .tools/; Reflex must not download its own.
+            "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}",
+            "REFLEX_USE_SYSTEM_BUN": "1",
+        }
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 600) -> None:
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [str(PROJECT_ROOT / ".venv/bin/reflex"), "run", "--env", "prod", "--single-port",
-             "--frontend-port", str(self.port), "--backend-port", str(self.port)],
+            [
+                str(PROJECT_ROOT / ".venv/bin/reflex"),
+                "run",
+                "--env",
+                "prod",
+                "--single-port",
+                "--frontend-port",
+                str(self.port),
+                "--backend-port",
+                str(self.port),
+            ],
             cwd=PROJECT_ROOT,
             env=self.env,
             stdout=log,

@@ -27,7 +27,12 @@ def _field(label: str, name: str, type_: str, autocomplete: str, **props) -> rx.
     return rx.vstack(
         rx.el.label(label, html_for=name, style={"fontWeight": 500, "fontSize": "14px"}),
         rx.input(
-            id=name, name=name, type=type_, auto_complete=autocomplete, width="100%", size="3",
+            id=name,
+            name=name,
+            type=type_,
+            auto_complete=autocomplete,
+            width="100%",
+            size="3",
             **props,
         ),
         spacing="1",
@@ -101,7 +106,5 @@ def sign_up_page() -> rx.Component:
         method="post",
         width="100%",
     )
-    footer = rx.text(
-        "Already have an account? ", rx.link("Sign in", href=routes.SIGN_IN), size="2"
-    )
+    footer = rx.text("Already have an account? ", rx.link("Sign in", href=routes.SIGN_IN), size="2")
     return _auth_card("Create your account", "Start with free credits.", form, footer)

@@ -1,0 +1,89 @@
+"""The server routes that set and clear the session cookie, spoken to over plain HTTP."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from dashboard_app.models import User, UserSession
+from dashboard_app.web.routes import safe_next
+from tests.factories import DEFAULT_PASSWORD, count_rows, create_member, unique_email
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/billing", "/billing"),
+        ("/jobs?page=2", "/jobs?page=2"),
+        (None, "/"),
+        ("", "/"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        ("/sign-in", "/"),
+    ],
+)
+def test_safe_next_only_allows_local_paths(target, expected) -> None:
+    assert safe_next(target) == expected
+
+
+def sessions_of(engine, user_id: int) -> int:
+    return count_rows(engine, UserSession, UserSession.user_id == user_id)
+
+
+def test_sign_in_sets_an_httponly_lax_cookie_and_redirects(app) -> None:
+    member = create_member(app.engine)
+    response = httpx.post(
+        app.url("/auth/sign-in"),
+        data={"email": member.email, "password": DEFAULT_PASSWORD, "next": "/jobs"},
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/jobs"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("dash_session=")
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    assert sessions_of(app.engine, member.id) == 1
+
+
+def test_cross_site_sign_in_post_is_refused(app) -> None:
+    member = create_member(app.engine)
+    response = httpx.post(
+        app.url("/auth/sign-in"),
+        data={"email": member.email, "password": DEFAULT_PASSWORD},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 303
+    assert "error=invalid_request" in response.headers["location"]
+    assert "set-cookie" not in response.headers
+    assert sessions_of(app.engine, member.id) == 0
+
+
+def test_oversized_fields_are_refused_without_a_session(app) -> None:
+    member = create_member(app.engine)
+    response = httpx.post(
+        app.url("/auth/sign-in"), data={"email": member.email, "password": "x" * 5000}
+    )
+    assert "error=invalid_request" in response.headers["location"]
+    assert sessions_of(app.engine, member.id) == 0
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "error"),
+    [
+        ("not-an-email", DEFAULT_PASSWORD, "error=email"),
+        (None, "short", "error=password"),
+    ],
+)
+def test_bad_sign_up_input_is_refused_and_creates_nothing(app, email, password, error) -> None:
+    email = email or unique_email("bad")
+    response = httpx.post(app.url("/auth/sign-up"), data={"email": email, "password": password})
+    assert response.status_code == 303
+    assert error in response.headers["location"]
+    assert "set-cookie" not in response.headers
+    assert count_rows(app.engine, User, User.email == email.lower()) == 0
+
+
+def test_health_check_reports_the_database(app) -> None:
+    response = httpx.get(app.url("/healthz"))
+    assert response.json() == {"status": "ok"}

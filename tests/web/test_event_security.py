@@ -1,0 +1,141 @@
+"""Every public event handler, called over Reflex's websocket as an attacker would: without a
+session, and with a member's session against admin handlers. Nothing private comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import httpx
+import pytest
+import reflex as rx
+import socketio
+
+import dashboard_app.dashboard_app  # noqa: F401  (registers every page state)
+from dashboard_app.web.state.auth import AuthState
+from tests.factories import DEFAULT_PASSWORD, create_member
+
+HYDRATE = f"{rx.State.get_full_name()}.hydrate"
+
+
+def our_states() -> list[type[rx.State]]:
+    found, todo = [], [rx.State]
+    while todo:
+        state = todo.pop()
+        todo.extend(state.get_substates())
+        if state.__module__.startswith("dashboard_app."):
+            found.append(state)
+    return found
+
+
+def our_handlers() -> list[str]:
+    names = [
+        f"{state.get_full_name()}.{name}"
+        for state in our_states()
+        for name in state.event_handlers
+        if not name.startswith("_") and not name.startswith("set_")
+    ]
+    assert len(names) >= 6, names  # the pages' load handlers at least
+    return sorted(set(names))
+
+
+def sign_in_cookie(app, email: str) -> str:
+    response = httpx.post(
+        app.url("/auth/sign-in"), data={"email": email, "password": DEFAULT_PASSWORD}
+    )
+    return f"dash_session={response.cookies['dash_session']}"
+
+
+async def call_handlers(base_url: str, cookie: str | None, names: list[str]) -> list[dict]:
+    """Emit each event, then hydrate; return every update the server sent."""
+    replies: list[dict] = []
+    hydrated = asyncio.Event()
+    client = socketio.AsyncClient()
+
+    @client.on("event", namespace="/_event")
+    async def on_event(data):
+        update = json.loads(data) if isinstance(data, str) else data
+        replies.append(update)
+        if any("is_hydrated_rx_state_" in vars_ for vars_ in update.get("delta", {}).values()):
+            hydrated.set()
+
+    headers = {"Cookie": cookie} if cookie else {}
+    await client.connect(
+        f"{base_url}?token={uuid.uuid4()}",
+        socketio_path="/_event",
+        namespaces=["/_event"],
+        transports=["websocket"],
+        headers=headers,
+    )
+    try:
+        router_data = {"pathname": "/admin", "query": {}, "asPath": "/admin"}
+        for name in [*names, HYDRATE]:
+            await client.emit(
+                "event",
+                {"name": name, "payload": {}, "router_data": router_data},
+                namespace="/_event",
+            )
+        await asyncio.wait_for(hydrated.wait(), timeout=30)
+    finally:
+        await client.disconnect()
+    return replies
+
+
+def vars_sent(replies: list[dict]) -> dict[str, object]:
+    sent: dict[str, object] = {}
+    for update in replies:
+        for state_name, values in update.get("delta", {}).items():
+            for var, value in values.items():
+                sent[f"{state_name}.{var}"] = value
+    return sent
+
+
+def signed_in_flag(sent: dict[str, object]) -> object:
+    key = f"{AuthState.get_full_name()}.signed_in_rx_state_"
+    return sent.get(key)
+
+
+def test_no_handler_gives_an_anonymous_connection_any_member_data(app) -> None:
+    member = create_member(app.engine, credits_granted=4321, display_name="Private Person")
+    replies = asyncio.run(call_handlers(app.base_url, None, our_handlers()))
+    text = json.dumps(replies)
+    assert member.email not in text
+    assert "Private Person" not in text
+    assert "4321" not in text
+    assert signed_in_flag(vars_sent(replies)) is not True
+
+
+def test_a_member_calling_admin_handlers_gets_no_admin_data(app) -> None:
+    other = create_member(app.engine, display_name="Someone Else")
+    member = create_member(app.engine, display_name="Curious Member", credits_granted=12)
+    cookie = sign_in_cookie(app, member.email)
+    replies = asyncio.run(call_handlers(app.base_url, cookie, our_handlers()))
+    sent = vars_sent(replies)
+    text = json.dumps(replies)
+    # The connection is the member's own: their name reaches them...
+    assert signed_in_flag(sent) is True
+    assert "Curious Member" in text
+    # ...but no other member, no admin list, no session or password material.
+    assert other.email not in text
+    assert "Someone Else" not in text
+    assert "$argon2" not in text
+    assert cookie.split("=", 1)[1] not in text
+    admin_lists = [v for k, v in sent.items() if "recent_members" in k]
+    assert all(value == [] for value in admin_lists)
+
+
+def test_the_attack_harness_can_see_data_when_it_is_sent(app) -> None:
+    # The same calls made by an admin do carry the member list: the checks above can fail.
+    admin = create_member(app.engine, role="admin")
+    member = create_member(app.engine)
+    replies = asyncio.run(
+        call_handlers(app.base_url, sign_in_cookie(app, admin.email), our_handlers())
+    )
+    assert member.email in json.dumps(replies)
+
+
+@pytest.mark.parametrize("cookie", [None, "dash_session=forged-token-value"])
+def test_forged_or_missing_cookie_is_anonymous(app, cookie) -> None:
+    replies = asyncio.run(call_handlers(app.base_url, cookie, our_handlers()))
+    assert signed_in_flag(vars_sent(replies)) is not True
