@@ -7,12 +7,15 @@ import secrets
 import typer
 
 from dashboard_app.db import session_scope
-from dashboard_app.domain import accounts
+from dashboard_app.domain import accounts, credits
 from dashboard_app.domain.demo import seed_demo
 from dashboard_app.domain.errors import DomainError
+from dashboard_app.domain.ledger_check import check_ledger
 from dashboard_app.settings import SettingsError, get_settings
 
 cli = typer.Typer(help="Operate the credit dashboard.", no_args_is_help=True)
+ledger_cli = typer.Typer(help="Inspect and maintain the credit ledger.", no_args_is_help=True)
+cli.add_typer(ledger_cli, name="ledger")
 
 
 def _fail(message: str) -> None:
@@ -73,6 +76,33 @@ def check_settings() -> None:
     except SettingsError as error:
         _fail(str(error))
     typer.echo(f"Settings are valid for APP_ENV={settings.app_env}.")
+
+
+@ledger_cli.command("check")
+def ledger_check() -> None:
+    """Verify every ledger invariant; exit 1 with a report of what is wrong and for whom."""
+    with session_scope() as session:
+        problems = check_ledger(session=session)
+    if problems:
+        typer.secho(f"The ledger has {len(problems)} problem(s):", fg=typer.colors.RED, err=True)
+        for problem in problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(code=1)
+    typer.echo("The ledger is consistent: entries, balances, lots and holds agree.")
+
+
+@ledger_cli.command("expire")
+def ledger_expire() -> None:
+    """Move every credit past its expiry out of the balances (safe to run on a schedule)."""
+    with session_scope() as session:
+        user_ids = credits.users_with_due_expiry(session=session)
+    expired = 0
+    for user_id in user_ids:
+        with session_scope() as session:
+            expired += sum(
+                -e.amount for e in credits.expire_credits(session=session, user_id=user_id)
+            )
+    typer.echo(f"Expired {expired} credits across {len(user_ids)} member(s).")
 
 
 def main() -> None:

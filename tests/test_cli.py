@@ -7,12 +7,15 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 
+from sqlalchemy import text
 from sqlmodel import select
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import credits
 from dashboard_app.models import User
+from dashboard_app.models.base import utcnow
 from tests.factories import create_member
 from tests.support.servers import PROJECT_ROOT
 
@@ -97,3 +100,39 @@ def test_create_admin_rejects_a_malformed_email_and_changes_nothing(
     assert "valid email address" in result.stderr
     with session_scope(engine) as session:
         assert session.exec(select(User)).all() == []
+
+
+def test_ledger_check_passes_on_demo_data_and_fails_readably_on_broken_data(
+    db_url, engine, tmp_path
+) -> None:
+    assert run_cli(db_url, tmp_path, "seed-demo").returncode == 0
+    healthy = run_cli(db_url, tmp_path, "ledger", "check")
+    assert healthy.returncode == 0, healthy.stderr
+    assert "consistent" in healthy.stdout
+
+    member = create_member(engine, email="broken@example.com", credits_granted=10)
+    with session_scope(engine) as session:
+        session.exec(text(f"UPDATE credit_accounts SET available = 3 WHERE user_id = {member.id}"))
+    broken = run_cli(db_url, tmp_path, "ledger", "check")
+    assert broken.returncode == 1
+    assert f"member {member.id} (broken@example.com): available balance is 3" in broken.stderr
+    assert "member@example.com" not in broken.stderr  # healthy members are not reported
+
+
+def test_ledger_expire_moves_due_credits_out(db_url, engine, tmp_path) -> None:
+    member = create_member(engine)
+    granted_at = utcnow() - timedelta(hours=2)
+    with session_scope(engine) as session:
+        credits.grant_credits(
+            session=session,
+            user_id=member.id,
+            amount=9,
+            idempotency_key="promo",
+            expires_at=granted_at + timedelta(hours=1),
+            now=granted_at,
+        )
+    result = run_cli(db_url, tmp_path, "ledger", "expire")
+    assert result.returncode == 0, result.stderr
+    assert "Expired 9 credits across 1 member(s)." in result.stdout
+    with session_scope(engine) as session:
+        assert credits.get_balances(session=session, user_id=member.id).available == 0

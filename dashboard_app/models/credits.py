@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Index
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Index
 from sqlmodel import Field, SQLModel
 
 from dashboard_app.models.base import UTCDateTime, one_of, utcnow
@@ -47,7 +47,11 @@ class CreditAccount(SQLModel, table=True):
 
 
 class CreditEntry(SQLModel, table=True):
-    """One immutable line of the ledger. `idempotency_key` is unique: a repeat changes nothing."""
+    """One immutable line of the ledger. `idempotency_key` is unique: a repeat changes nothing.
+
+    `amount` is the change to the available balance and `held_change` the change to the reserved
+    balance, so both balances equal the sums of their columns over a member's entries.
+    """
 
     __tablename__ = "credit_entries"
     __table_args__ = (
@@ -59,6 +63,9 @@ class CreditEntry(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id")
     amount: int = Field(sa_type=BigInteger)
+    held_change: int = Field(
+        default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"}
+    )
     balance_after: int = Field(sa_type=BigInteger)
     kind: str = Field(max_length=32)
     idempotency_key: str = Field(max_length=255, unique=True)
@@ -105,5 +112,10 @@ class CreditReservation(SQLModel, table=True):
     reference: str = Field(max_length=255, unique=True)
     amount: int = Field(sa_type=BigInteger)
     status: str = Field(default="held", max_length=16)
+    # [[lot_id, credits], ...] drawn when the credits were held, returned to them on release.
+    draws: list = Field(
+        default_factory=list, sa_type=JSON, sa_column_kwargs={"server_default": "[]"}
+    )
+    captured: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

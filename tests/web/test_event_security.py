@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -82,6 +83,12 @@ async def call_handlers(base_url: str, cookie: str | None, names: list[str]) -> 
     return replies
 
 
+def run_async(coroutine):
+    """Run a coroutine on a thread of its own: Playwright's sync API owns this thread's loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def vars_sent(replies: list[dict]) -> dict[str, object]:
     sent: dict[str, object] = {}
     for update in replies:
@@ -98,7 +105,7 @@ def signed_in_flag(sent: dict[str, object]) -> object:
 
 def test_no_handler_gives_an_anonymous_connection_any_member_data(app) -> None:
     member = create_member(app.engine, credits_granted=4321, display_name="Private Person")
-    replies = asyncio.run(call_handlers(app.base_url, None, our_handlers()))
+    replies = run_async(call_handlers(app.base_url, None, our_handlers()))
     text = json.dumps(replies)
     assert member.email not in text
     assert "Private Person" not in text
@@ -110,7 +117,7 @@ def test_a_member_calling_admin_handlers_gets_no_admin_data(app) -> None:
     other = create_member(app.engine, display_name="Someone Else")
     member = create_member(app.engine, display_name="Curious Member", credits_granted=12)
     cookie = sign_in_cookie(app, member.email)
-    replies = asyncio.run(call_handlers(app.base_url, cookie, our_handlers()))
+    replies = run_async(call_handlers(app.base_url, cookie, our_handlers()))
     sent = vars_sent(replies)
     text = json.dumps(replies)
     # The connection is the member's own: their name reaches them...
@@ -129,7 +136,7 @@ def test_the_attack_harness_can_see_data_when_it_is_sent(app) -> None:
     # The same calls made by an admin do carry the member list: the checks above can fail.
     admin = create_member(app.engine, role="admin")
     member = create_member(app.engine)
-    replies = asyncio.run(
+    replies = run_async(
         call_handlers(app.base_url, sign_in_cookie(app, admin.email), our_handlers())
     )
     assert member.email in json.dumps(replies)
@@ -137,5 +144,5 @@ def test_the_attack_harness_can_see_data_when_it_is_sent(app) -> None:
 
 @pytest.mark.parametrize("cookie", [None, "dash_session=forged-token-value"])
 def test_forged_or_missing_cookie_is_anonymous(app, cookie) -> None:
-    replies = asyncio.run(call_handlers(app.base_url, cookie, our_handlers()))
+    replies = run_async(call_handlers(app.base_url, cookie, our_handlers()))
     assert signed_in_flag(vars_sent(replies)) is not True
