@@ -7,7 +7,8 @@ import secrets
 import typer
 
 from dashboard_app.db import session_scope
-from dashboard_app.domain import accounts, credits
+from dashboard_app.domain import accounts, credits, plans
+from dashboard_app.domain.catalog import Catalog, CatalogError, get_catalog
 from dashboard_app.domain.demo import seed_demo
 from dashboard_app.domain.errors import DomainError
 from dashboard_app.domain.ledger_check import check_ledger
@@ -16,6 +17,8 @@ from dashboard_app.settings import SettingsError, get_settings
 cli = typer.Typer(help="Operate the credit dashboard.", no_args_is_help=True)
 ledger_cli = typer.Typer(help="Inspect and maintain the credit ledger.", no_args_is_help=True)
 cli.add_typer(ledger_cli, name="ledger")
+catalog_cli = typer.Typer(help="The plans and boosts of catalog.toml.", no_args_is_help=True)
+cli.add_typer(catalog_cli, name="catalog")
 
 
 def _fail(message: str) -> None:
@@ -30,6 +33,7 @@ def seed_demo_command() -> None:
     if settings.is_production:
         _fail("Refusing to create demo accounts with APP_ENV=production.")
     with session_scope() as session:
+        plans.sync_plans(session=session, catalog=_catalog())
         demo_accounts = seed_demo(
             session=session, credentials_file=settings.data_dir / "demo-credentials.json"
         )
@@ -76,6 +80,23 @@ def check_settings() -> None:
     except SettingsError as error:
         _fail(str(error))
     typer.echo(f"Settings are valid for APP_ENV={settings.app_env}.")
+
+
+def _catalog() -> Catalog:
+    try:
+        return get_catalog()
+    except CatalogError as error:
+        _fail(str(error))
+        raise
+
+
+@catalog_cli.command("sync")
+def catalog_sync() -> None:
+    """Copy the plans of catalog.toml into the database (safe to run any number of times)."""
+    catalog = _catalog()
+    with session_scope() as session:
+        plans.sync_plans(session=session, catalog=catalog)
+    typer.echo(f"Plans in the database: {', '.join(catalog.plans)}.")
 
 
 @ledger_cli.command("check")

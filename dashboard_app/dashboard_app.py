@@ -5,6 +5,7 @@ import reflex as rx
 from dashboard_app.web import routes
 from dashboard_app.web.api.app import build_api
 from dashboard_app.web.pages.admin import AdminState, admin_page
+from dashboard_app.web.pages.history import HistoryState, history_page
 from dashboard_app.web.pages.overview import OverviewState, overview_page
 from dashboard_app.web.pages.profile import ProfileState, profile_page
 from dashboard_app.web.pages.sections import billing_page, create_page, jobs_page, library_page
@@ -23,9 +24,10 @@ app.add_page(
     sign_up_page, route=routes.SIGN_UP, title="Sign up", on_load=PublicPageState.open_sign_up
 )
 app.add_page(overview_page, route=routes.OVERVIEW, title="Overview", on_load=OverviewState.load)
-app.add_page(create_page, route=routes.CREATE, title="Create", on_load=AuthState.load_shell)
-app.add_page(jobs_page, route=routes.JOBS, title="Jobs", on_load=AuthState.load_shell)
-app.add_page(library_page, route=routes.LIBRARY, title="Library", on_load=AuthState.load_shell)
-app.add_page(billing_page, route=routes.BILLING, title="Billing", on_load=AuthState.load_shell)
+app.add_page(history_page, route=routes.CREDITS, title="Credit history", on_load=HistoryState.load)
+app.add_page(create_page, route=routes.CREATE, title="Create", on_load=AuthState.load)
+app.add_page(jobs_page, route=routes.JOBS, title="Jobs", on_load=AuthState.load)
+app.add_page(library_page, route=routes.LIBRARY, title="Library", on_load=AuthState.load)
+app.add_page(billing_page, route=routes.BILLING, title="Billing", on_load=AuthState.load)
 app.add_page(profile_page, route=routes.PROFILE, title="Profile", on_load=ProfileState.load)
 app.add_page(admin_page, route=routes.ADMIN, title="Admin", on_load=AdminState.load)

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     secret_key: SecretStr = SecretStr("")
     public_base_url: str = "http://localhost:3000"
+    catalog_file: Path | None = None  # default: catalog.toml at the project root
 
     # Sessions: idle and absolute lifetimes.
     session_idle_minutes: int = Field(default=60 * 24 * 3, gt=0)

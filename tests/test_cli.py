@@ -57,10 +57,11 @@ def test_seed_demo_creates_both_accounts_once_and_prints_working_credentials(
                 accounts.authenticate(session=session, email=email, password=password).email
                 == email
             )
-        # The sign-up bonus was granted once, however many times seeding ran.
-        assert (
-            credits.get_balances(session=session, user_id=users["member@example.com"].id).available
-            == 100
+        # The demo history was written once, however many times seeding ran:
+        # 100 + 50 granted, 4 + 9 + 3 + 12 + 6 spent.
+        member = users["member@example.com"].id
+        assert credits.get_balances(session=session, user_id=member) == credits.Balances(
+            available=116, reserved=0, lifetime=150, spent=34
         )
 
 

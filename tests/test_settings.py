@@ -69,3 +69,15 @@ def test_server_start_up_stops_with_a_clear_message_without_a_production_secret(
     )
     assert result.returncode != 0
     assert "Configuration error: SECRET_KEY is missing or a placeholder" in result.stderr
+
+
+def test_sqlite_database_folder_is_created_on_first_use(tmp_path) -> None:
+    from sqlalchemy import text
+
+    from dashboard_app.db import build_engine
+
+    engine = build_engine(f"sqlite:///{tmp_path / 'not-yet' / 'deeper' / 'app.db'}")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+    engine.dispose()
+    assert (tmp_path / "not-yet" / "deeper" / "app.db").exists()

@@ -98,10 +98,12 @@ def history(
     user_id: int,
     kind: str | None = None,
     before_id: int | None = None,
+    after_id: int | None = None,
     limit: int = 25,
 ) -> HistoryPage:
     """The member's ledger, newest first. The cursor is an entry id, so entries that arrive
-    while the member pages through never shift or repeat what the next page shows."""
+    while the member pages through never shift or repeat what the next page shows;
+    `after_id` fetches only what arrived after the newest entry already shown."""
     if kind is not None and kind not in ENTRY_KINDS:
         raise InvalidInput(f"Unknown kind of entry '{kind}'", field="kind")
     limit = max(1, min(limit, 100))
@@ -110,6 +112,8 @@ def history(
         query = query.where(CreditEntry.kind == kind)
     if before_id is not None:
         query = query.where(col(CreditEntry.id) < before_id)
+    if after_id is not None:
+        query = query.where(col(CreditEntry.id) > after_id)
     rows = list(session.exec(query.order_by(col(CreditEntry.id).desc()).limit(limit + 1)))
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     return HistoryPage(entries=rows[:limit], next_cursor=next_cursor)

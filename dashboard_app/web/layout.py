@@ -126,13 +126,17 @@ def header() -> rx.Component:
     return rx.hstack(
         mobile_menu(),
         rx.spacer(),
-        rx.badge(
-            rx.icon("coins", size=16),
-            rx.text(AuthState.available_credits, data_testid="header-credits"),
-            rx.text("credits", display=["none", "inline"]),
-            size="3",
-            variant="soft",
-            title="Available credits",
+        rx.link(
+            rx.badge(
+                rx.icon("coins", size=16),
+                rx.text(AuthState.available_credits, data_testid="header-credits"),
+                rx.text("credits", display=["none", "inline"]),
+                size="3",
+                variant="soft",
+            ),
+            href=routes.CREDITS,
+            title="Available credits: see the history",
+            underline="none",
         ),
         rx.text(
             AuthState.member_name,
@@ -152,11 +156,16 @@ def header() -> rx.Component:
     )
 
 
-def shell(*content: rx.Component) -> rx.Component:
-    """The page inside the shell, shown only once the member's session is confirmed."""
+LIVE_POLL_MS = 1000
+
+
+def shell(*content: rx.Component, live: type[AuthState] = AuthState) -> rx.Component:
+    """The page inside the shell, shown only once the member's session is confirmed.
+    `live` is the page's state: its `poll_live` runs every second to show changes at once."""
     return rx.cond(
         AuthState.signed_in,
         rx.hstack(
+            rx.moment(interval=LIVE_POLL_MS, on_change=live.poll_live, display="none"),
             sidebar(),
             rx.box(
                 header(),

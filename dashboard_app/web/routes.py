@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode, urlsplit
 
 OVERVIEW = "/"
+CREDITS = "/credits"
 CREATE = "/create"
 JOBS = "/jobs"
 LIBRARY = "/library"

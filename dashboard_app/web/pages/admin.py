@@ -11,7 +11,7 @@ from dashboard_app.domain import accounts
 from dashboard_app.web import routes
 from dashboard_app.web.components.cards import page_heading, stat_card
 from dashboard_app.web.layout import shell
-from dashboard_app.web.state.auth import AuthState
+from dashboard_app.web.state.auth import AuthState, Viewer
 
 
 def _recent_members() -> tuple[int, list[dict[str, str]]]:
@@ -32,20 +32,29 @@ class AdminState(AuthState):
     member_count: int = 0
     recent_members: list[dict[str, str]] = []
 
+    async def _refresh_page(self, viewer: Viewer) -> None:
+        if not viewer.is_admin:
+            self.member_count, self.recent_members = 0, []
+            return
+        self.member_count, self.recent_members = await asyncio.to_thread(_recent_members)
+
     @rx.event
     async def load(self):
         viewer = await self._viewer()
         if viewer is None or not viewer.is_admin:
-            self.member_count = 0
-            self.recent_members = []
+            self.member_count, self.recent_members = 0, []
             if viewer is None:
                 return self._to_sign_in()
             return [
                 rx.redirect(routes.OVERVIEW),
                 rx.toast.error("The admin panel is for admins only."),
             ]
-        self.member_count, self.recent_members = await asyncio.to_thread(_recent_members)
+        await self._refresh_page(viewer)
         return None
+
+    @rx.event
+    async def poll_live(self, _tick: str = ""):
+        return await self._poll_page()
 
 
 def _member_row(member: rx.Var) -> rx.Component:
@@ -75,4 +84,5 @@ def admin_page() -> rx.Component:
             width="100%",
             data_testid="admin-members",
         ),
+        live=AdminState,
     )

@@ -10,7 +10,7 @@ from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts
 from dashboard_app.web.components.cards import page_heading
 from dashboard_app.web.layout import shell
-from dashboard_app.web.state.auth import AuthState
+from dashboard_app.web.state.auth import AuthState, Viewer
 
 
 def _member_since(user_id: int) -> str:
@@ -21,14 +21,16 @@ def _member_since(user_id: int) -> str:
 class ProfileState(AuthState):
     member_since: str = ""
 
+    async def _refresh_page(self, viewer: Viewer) -> None:
+        self.member_since = await asyncio.to_thread(_member_since, viewer.user_id)
+
     @rx.event
     async def load(self):
-        viewer = await self._viewer()
-        if viewer is None:
-            self.member_since = ""
-            return self._to_sign_in()
-        self.member_since = await asyncio.to_thread(_member_since, viewer.user_id)
-        return None
+        return await self._load_page()
+
+    @rx.event
+    async def poll_live(self, _tick: str = ""):
+        return await self._poll_page()
 
 
 def _row(label: str, value: rx.Var, testid: str) -> rx.Component:
@@ -49,4 +51,5 @@ def profile_page() -> rx.Component:
             ),
             width="100%",
         ),
+        live=ProfileState,
     )

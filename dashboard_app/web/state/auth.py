@@ -37,6 +37,7 @@ class Viewer:
     email: str
     display_name: str
     available_credits: int
+    balance_version: str
 
 
 def load_viewer(token: str | None) -> Viewer | None:
@@ -47,13 +48,25 @@ def load_viewer(token: str | None) -> Viewer | None:
         user = signed_in.user
         assert user.id is not None
         balances = credits.get_balances(session=session, user_id=user.id)
+        version = credits.account_version(session=session, user_id=user.id)
         return Viewer(
             user_id=user.id,
             is_admin=user.role == "admin",
             email=user.email,
             display_name=accounts.display_name_of(session=session, user=user),
             available_credits=balances.available,
+            balance_version=version.isoformat() if version else "",
         )
+
+
+def load_balance_version(token: str | None) -> tuple[int, str] | None:
+    """(user id, version of the balances) for a live session; cheap enough to poll each second."""
+    with session_scope() as session:
+        signed_in = accounts.resolve_session(session=session, token=token, policy=session_policy())
+        if signed_in is None or signed_in.user.id is None:
+            return None
+        version = credits.account_version(session=session, user_id=signed_in.user.id)
+        return signed_in.user.id, version.isoformat() if version else ""
 
 
 class AuthState(rx.State):
@@ -62,6 +75,8 @@ class AuthState(rx.State):
     member_email: str = ""
     available_credits: int = 0
     nav_links: list[dict[str, str]] = []
+    # The balances version this tab last showed; the live poll compares against it.
+    _seen_version: str = ""
 
     def _session_token(self) -> str | None:
         return token_from_cookie_header(self.router.headers.cookie)
@@ -88,17 +103,44 @@ class AuthState(rx.State):
         self.member_email = viewer.email
         self.available_credits = viewer.available_credits
         self.nav_links = MEMBER_NAV + (ADMIN_NAV if viewer.is_admin else [])
+        self._seen_version = viewer.balance_version
         return viewer
 
     def _to_sign_in(self) -> rx.event.EventSpec:
         return rx.redirect(routes.sign_in_url(self._current_path()))
 
-    @rx.event
-    async def load_shell(self):
-        """on_load of pages that show only the shell: sign-in required."""
-        if await self._viewer() is None:
+    async def _refresh_page(self, viewer: Viewer) -> None:
+        """Reload what the page shows after the member's credits changed (pages override)."""
+
+    # Reflex runs an inherited event handler on the state that defined it, so each page state
+    # declares its own `load` and `poll_live` handlers and they call these two methods.
+
+    async def _load_page(self):
+        """on_load: sign-in required, then the page's own data."""
+        viewer = await self._viewer()
+        if viewer is None:
             return self._to_sign_in()
+        await self._refresh_page(viewer)
         return None
+
+    async def _poll_page(self):
+        """Every second from the open page: shows changes made anywhere else (another tab, a
+        webhook, an admin, a job) and notices a session ended elsewhere."""
+        found = await asyncio.to_thread(load_balance_version, self._session_token())
+        if found is None:
+            self._forget_viewer()
+            return self._to_sign_in()
+        if found[1] == self._seen_version:
+            return None
+        return await self._load_page()
+
+    @rx.event
+    async def load(self):
+        return await self._load_page()
+
+    @rx.event
+    async def poll_live(self, _tick: str = ""):
+        return await self._poll_page()
 
 
 SIGN_IN_ERRORS = {

@@ -1,0 +1,88 @@
+"""The catalog file (catalog.toml): plans and boosts an operator can edit, validated on load."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from dashboard_app.settings import PROJECT_ROOT
+
+
+class CatalogError(RuntimeError):
+    """The catalog file is missing or wrong; the message says where."""
+
+
+class Limits(BaseModel, frozen=True):
+    monthly_exports: int = Field(default=0, ge=0)
+    monthly_minutes: int = Field(default=0, ge=0)
+    hourly_burst: int = Field(default=0, ge=0)
+    concurrent_jobs: int = Field(default=0, ge=0)
+
+    def plus(self, other: Limits) -> Limits:
+        return Limits(
+            monthly_exports=self.monthly_exports + other.monthly_exports,
+            monthly_minutes=self.monthly_minutes + other.monthly_minutes,
+            hourly_burst=self.hourly_burst + other.hourly_burst,
+            concurrent_jobs=self.concurrent_jobs + other.concurrent_jobs,
+        )
+
+
+class PlanConfig(Limits, frozen=True):
+    name: str = Field(min_length=1, max_length=80)
+    monthly_credits: int = Field(default=0, ge=0)
+    stripe_lookup_key: str | None = None
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(**{name: getattr(self, name) for name in Limits.model_fields})
+
+
+class BoostConfig(Limits, frozen=True):
+    name: str = Field(min_length=1, max_length=80)
+    days: int = Field(gt=0, le=366)
+
+    @property
+    def extra(self) -> Limits:
+        return Limits(**{name: getattr(self, name) for name in Limits.model_fields})
+
+
+class Catalog(BaseModel, frozen=True):
+    default_plan: str
+    low_balance_threshold: int = Field(default=20, ge=0)
+    plans: dict[str, PlanConfig]
+    boosts: dict[str, BoostConfig] = {}
+
+    @model_validator(mode="after")
+    def _default_plan_exists(self) -> Catalog:
+        if self.default_plan not in self.plans:
+            raise ValueError(f"default_plan '{self.default_plan}' is not one of the plans")
+        for code in [*self.plans, *self.boosts]:
+            if not code.replace("_", "").isalnum() or len(code) > 32:
+                raise ValueError(f"'{code}' must be letters, digits and _ (at most 32)")
+        return self
+
+    def plan(self, code: str | None) -> PlanConfig:
+        return self.plans.get(code or "", self.plans[self.default_plan])
+
+
+def load_catalog(path: Path) -> Catalog:
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise CatalogError(f"catalog file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise CatalogError(f"catalog file {path} is not valid TOML: {error}") from None
+    try:
+        return Catalog.model_validate(data)
+    except ValidationError as error:
+        raise CatalogError(f"catalog file {path} is invalid:\n{error}") from None
+
+
+@lru_cache
+def get_catalog() -> Catalog:
+    from dashboard_app.settings import get_settings
+
+    return load_catalog(get_settings().catalog_file or PROJECT_ROOT / "catalog.toml")
