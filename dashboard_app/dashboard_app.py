@@ -9,7 +9,12 @@ from dashboard_app.web.pages.history import HistoryState, history_page
 from dashboard_app.web.pages.overview import OverviewState, overview_page
 from dashboard_app.web.pages.profile import ProfileState, profile_page
 from dashboard_app.web.pages.sections import billing_page, create_page, jobs_page, library_page
-from dashboard_app.web.pages.sign_in import sign_in_page, sign_up_page
+from dashboard_app.web.pages.sign_in import (
+    forgot_password_page,
+    reset_password_page,
+    sign_in_page,
+    sign_up_page,
+)
 from dashboard_app.web.state.auth import AuthState, PublicPageState
 
 app = rx.App(
@@ -22,6 +27,18 @@ app.add_page(
 )
 app.add_page(
     sign_up_page, route=routes.SIGN_UP, title="Sign up", on_load=PublicPageState.open_sign_up
+)
+app.add_page(
+    forgot_password_page,
+    route=routes.FORGOT_PASSWORD,
+    title="Forgot password",
+    on_load=PublicPageState.open_public_page,
+)
+app.add_page(
+    reset_password_page,
+    route=routes.RESET_PASSWORD,
+    title="Reset password",
+    on_load=PublicPageState.open_public_page,
 )
 app.add_page(overview_page, route=routes.OVERVIEW, title="Overview", on_load=OverviewState.load)
 app.add_page(history_page, route=routes.CREDITS, title="Credit history", on_load=HistoryState.load)

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=60 * 24 * 3, gt=0)
     session_absolute_days: int = Field(default=30, gt=0)
 
+    # Failed sign-ins: each try after the third waits longer (base, doubling, at most 8 s);
+    # the tenth in 15 minutes locks the account for the rest of that window.
+    sign_in_delay_base_seconds: float = Field(default=1.0, ge=0)
+    sign_in_lock_after: int = Field(default=10, gt=0)
+    sign_in_lock_address_after: int = Field(default=50, gt=0)
+
     # Stripe (test-mode keys in development; see README).
     stripe_secret_key: SecretStr | None = None
     stripe_publishable_key: str | None = None
@@ -73,6 +79,11 @@ class Settings(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         return self.app_env == "production"
+
+    @property
+    def private_storage(self) -> Path:
+        """Files served only through authorised routes (never under Reflex's /_upload)."""
+        return self.data_dir / "private"
 
     @property
     def stripe_configured(self) -> bool:

@@ -27,6 +27,8 @@ from sqlalchemy.engine import Engine  # noqa: E402
 
 from dashboard_app.db import build_engine  # noqa: E402
 from tests.support.databases import PostgresDatabases, SqliteDatabases  # noqa: E402
+from tests.support.mail import MailCatcher  # noqa: E402
+from tests.support.oidc import OidcProvider  # noqa: E402
 from tests.support.servers import AppServer, PostgresServer, RedisServer  # noqa: E402
 
 TEST_DATABASE = os.environ.get("TEST_DATABASE", "sqlite")
@@ -95,11 +97,29 @@ def engine(db_url: str) -> Iterator[Engine]:
 # --- The app and the browser --------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def mail() -> Iterator[MailCatcher]:
+    catcher = MailCatcher()
+    catcher.start()
+    yield catcher
+    catcher.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[OidcProvider]:
+    provider = OidcProvider()
+    provider.start()
+    yield provider
+    provider.stop()
+
+
 @dataclass
 class RunningApp:
     base_url: str
     engine: Engine
     server: AppServer
+    data_dir: Path
+    secret_key: str
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -109,6 +129,8 @@ class RunningApp:
 def app(
     tmp_path_factory: pytest.TempPathFactory,
     databases: SqliteDatabases | PostgresDatabases,
+    mail: MailCatcher,
+    oidc_provider: OidcProvider,
     request: pytest.FixtureRequest,
 ) -> Iterator[RunningApp]:
     """The app in production mode; on PostgreSQL runs, with Redis as Reflex's state manager."""
@@ -119,13 +141,28 @@ def app(
         "DATABASE_URL": database_url,
         "DATA_DIR": str(root / "data"),
         "SECRET_KEY": secrets.token_urlsafe(48),
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(mail.port),
+        "SMTP_STARTTLS": "false",
+        "OIDC_DISCOVERY_URL": oidc_provider.discovery_url,
+        "OIDC_CLIENT_ID": "dashboard-tests",
+        "OIDC_CLIENT_SECRET": "dashboard-tests-secret",
+        "OIDC_PROVIDER_NAME": "Test SSO",
+        # Failed sign-ins are still slowed down, by milliseconds instead of seconds.
+        "SIGN_IN_DELAY_BASE_SECONDS": "0.05",
     }
     if TEST_DATABASE == "postgresql":
         env["REDIS_URL"] = request.getfixturevalue("redis_server").url
     server = AppServer(env=env, log_path=root / "app.log")
     server.start()
     engine = build_engine(database_url)
-    yield RunningApp(base_url=server.base_url, engine=engine, server=server)
+    yield RunningApp(
+        base_url=server.base_url,
+        engine=engine,
+        server=server,
+        data_dir=root / "data",
+        secret_key=env["SECRET_KEY"],
+    )
     server.stop()
     engine.dispose()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex_base.style import set_color_mode
 
 from dashboard_app.web import routes
 from dashboard_app.web.components.native_form import native_form
@@ -159,6 +160,58 @@ def header() -> rx.Component:
 LIVE_POLL_MS = 1000
 
 
+def banners() -> rx.Component:
+    """A one-off notice (from a link the member followed) and the unverified-email reminder."""
+    return rx.vstack(
+        rx.cond(
+            AuthState.notice != "",
+            rx.callout(
+                rx.hstack(
+                    rx.text(AuthState.notice),
+                    rx.spacer(),
+                    rx.icon_button(
+                        rx.icon("x", size=14),
+                        variant="ghost",
+                        size="1",
+                        on_click=AuthState.dismiss_notice,
+                        aria_label="Dismiss",
+                    ),
+                    width="100%",
+                ),
+                icon="info",
+                role="status",
+                data_testid="page-notice",
+                width="100%",
+            ),
+        ),
+        rx.cond(
+            AuthState.email_unverified,
+            rx.callout(
+                rx.hstack(
+                    rx.text(
+                        "Confirm your email address with the link we mailed to ",
+                        AuthState.member_email,
+                        ".",
+                    ),
+                    native_form(
+                        rx.button("Send it again", variant="soft", size="1", type="submit"),
+                        action=routes.API_RESEND_VERIFICATION,
+                        method="post",
+                    ),
+                    wrap="wrap",
+                    align="center",
+                ),
+                icon="mail",
+                color_scheme="amber",
+                data_testid="unverified-banner",
+                width="100%",
+            ),
+        ),
+        width="100%",
+        spacing="2",
+    )
+
+
 def shell(*content: rx.Component, live: type[AuthState] = AuthState) -> rx.Component:
     """The page inside the shell, shown only once the member's session is confirmed.
     `live` is the page's state: its `poll_live` runs every second to show changes at once."""
@@ -166,11 +219,23 @@ def shell(*content: rx.Component, live: type[AuthState] = AuthState) -> rx.Compo
         AuthState.signed_in,
         rx.hstack(
             rx.moment(interval=LIVE_POLL_MS, on_change=live.poll_live, display="none"),
+            rx.cond(
+                AuthState.theme_to_apply != "",
+                rx.box(
+                    on_mount=set_color_mode(AuthState.theme_to_apply),
+                    key=AuthState.theme_to_apply,
+                    display="none",
+                ),
+            ),
             sidebar(),
             rx.box(
                 header(),
                 rx.box(
-                    *content, padding=["1rem", "1rem", "1.5rem"], max_width="72rem", width="100%"
+                    banners(),
+                    *content,
+                    padding=["1rem", "1rem", "1.5rem"],
+                    max_width="72rem",
+                    width="100%",
                 ),
                 flex="1",
                 min_width="0",

@@ -14,13 +14,26 @@ PROFILE = "/profile"
 ADMIN = "/admin"
 SIGN_IN = "/sign-in"
 SIGN_UP = "/sign-up"
+FORGOT_PASSWORD = "/forgot-password"
+RESET_PASSWORD = "/reset-password"
 
 API_SIGN_IN = "/auth/sign-in"
 API_SIGN_UP = "/auth/sign-up"
 API_SIGN_OUT = "/auth/sign-out"
 API_HEALTH = "/healthz"
+API_VERIFY_EMAIL = "/auth/verify-email"
+API_RESEND_VERIFICATION = "/auth/resend-verification"
+API_FORGOT_PASSWORD = "/auth/forgot-password"
+API_RESET_PASSWORD = "/auth/reset-password"
+API_CONFIRM_EMAIL = "/auth/confirm-email"
+API_SSO_PREFIX = "/auth/sso"
+API_SSO_START = "/auth/sso/start"
+API_SSO_CALLBACK = "/auth/sso/callback"
+API_AVATAR = "/account/avatar"
+API_EXPORT = "/account/export"
+API_DELETE_ACCOUNT = "/account/delete"
 
-PUBLIC_PAGES = frozenset({SIGN_IN, SIGN_UP})
+PUBLIC_PAGES = frozenset({SIGN_IN, SIGN_UP, FORGOT_PASSWORD, RESET_PASSWORD})
 
 
 def safe_next(target: str | None) -> str:
@@ -30,26 +43,47 @@ def safe_next(target: str | None) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return OVERVIEW
-    if "\\" in target or parts.path in PUBLIC_PAGES:
+    if "\\" in target or parts.path.rstrip("/") in PUBLIC_PAGES:
         return OVERVIEW
     return target
 
 
-def sign_in_url(next_path: str | None = None, error: str | None = None) -> str:
-    params = {}
+def _with_params(path: str, **params: str | None) -> str:
+    present = {key: value for key, value in params.items() if value}
+    return f"{path}?{urlencode(present)}" if present else path
+
+
+def sign_in_url(
+    next_path: str | None = None, error: str | None = None, message: str | None = None
+) -> str:
+    """`message` is a server-signed text (suspension reason, lock-out time) to show as is."""
     target = safe_next(next_path)
-    if target != OVERVIEW:
-        params["next"] = target
-    if error:
-        params["error"] = error
-    return f"{SIGN_IN}?{urlencode(params)}" if params else SIGN_IN
+    return _with_params(
+        SIGN_IN, next=target if target != OVERVIEW else None, error=error, message=message
+    )
+
+
+def sso_start_url(next_path: str | None) -> str:
+    target = safe_next(next_path)
+    return _with_params(API_SSO_START, next=target if target != OVERVIEW else None)
+
+
+def with_notice(path: str, notice: str) -> str:
+    return _with_params(path, notice=notice)
+
+
+def verify_email_path(token: str) -> str:
+    return _with_params(API_VERIFY_EMAIL, token=token)
+
+
+def confirm_email_path(token: str) -> str:
+    return _with_params(API_CONFIRM_EMAIL, token=token)
+
+
+def reset_password_path(token: str, error: str | None = None, message: str | None = None) -> str:
+    return _with_params(RESET_PASSWORD, token=token, error=error, message=message)
 
 
 def sign_up_url(next_path: str | None = None, error: str | None = None) -> str:
-    params = {}
     target = safe_next(next_path)
-    if target != OVERVIEW:
-        params["next"] = target
-    if error:
-        params["error"] = error
-    return f"{SIGN_UP}?{urlencode(params)}" if params else SIGN_UP
+    return _with_params(SIGN_UP, next=target if target != OVERVIEW else None, error=error)

@@ -12,7 +12,7 @@ def sign_in(page: Page, email: str, password: str, *, start: str = "/sign-in") -
     expect(page.locator("#email")).to_be_visible()
     page.fill("#email", email)
     page.fill("#password", password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def expect_path(page: Page, path: str) -> None:

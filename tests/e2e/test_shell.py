@@ -59,7 +59,7 @@ def test_anonymous_visitor_is_sent_to_sign_in_and_then_back(page: Page, app) -> 
 def sign_in_without_navigation(page: Page, email: str, password: str) -> None:
     page.fill("#email", email)
     page.fill("#password", password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def test_every_member_page_is_guarded(page: Page) -> None:
@@ -99,7 +99,7 @@ def test_sign_out_ends_the_session_on_the_server(page: Page, app) -> None:
     sign_in(page, member.email, DEFAULT_PASSWORD)
     expect(page.get_by_test_id("header-credits")).to_be_visible()
     (cookie,) = page.context.cookies()
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect_path(page, "/sign-in")
     # Replaying the old cookie does not get back in.
     page.context.add_cookies([cookie])
@@ -122,7 +122,7 @@ def test_admin_panel_is_for_admins_only(page: Page, app, demo) -> None:
     expect_path(page, "/")  # sent away from the admin panel
     expect(page.get_by_test_id("admin-members")).to_have_count(0)
 
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect_path(page, "/sign-in")
     sign_in(page, DEMO_ADMIN_EMAIL, demo[DEMO_ADMIN_EMAIL])
     page.get_by_test_id("nav-admin").first.click()

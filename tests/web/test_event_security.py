@@ -12,6 +12,7 @@ import httpx
 import pytest
 import reflex as rx
 import socketio
+from sqlmodel import select
 
 import dashboard_app.dashboard_app  # noqa: F401  (registers every page state)
 from dashboard_app.web.state.auth import AuthState
@@ -146,3 +147,118 @@ def test_the_attack_harness_can_see_data_when_it_is_sent(app) -> None:
 def test_forged_or_missing_cookie_is_anonymous(app, cookie) -> None:
     replies = run_async(call_handlers(app.base_url, cookie, our_handlers()))
     assert signed_in_flag(vars_sent(replies)) is not True
+
+
+async def call_with_payloads(base_url: str, cookie: str | None, calls: list[tuple[str, dict]]):
+    """Emit each (handler, payload), then hydrate; return every update the server sent."""
+    replies: list[dict] = []
+    hydrated = asyncio.Event()
+    client = socketio.AsyncClient()
+
+    @client.on("event", namespace="/_event")
+    async def on_event(data):
+        update = json.loads(data) if isinstance(data, str) else data
+        replies.append(update)
+        if any("is_hydrated_rx_state_" in v for v in update.get("delta", {}).values()):
+            hydrated.set()
+
+    await client.connect(
+        f"{base_url}?token={uuid.uuid4()}",
+        socketio_path="/_event",
+        namespaces=["/_event"],
+        transports=["websocket"],
+        headers={"Cookie": cookie} if cookie else {},
+    )
+    try:
+        router_data = {"pathname": "/profile", "query": {}, "asPath": "/profile"}
+        for name, payload in [*calls, (HYDRATE, {})]:
+            await client.emit(
+                "event",
+                {"name": name, "payload": payload, "router_data": router_data},
+                namespace="/_event",
+            )
+        await asyncio.wait_for(hydrated.wait(), timeout=30)
+    finally:
+        await client.disconnect()
+    return replies
+
+
+def profile_attack_calls() -> list[tuple[str, dict]]:
+    from dashboard_app.web.pages.profile import ProfileState
+
+    state = ProfileState.get_full_name()
+    return [
+        (
+            f"{state}.save_profile",
+            {"form": {"display_name": "Hacked", "theme": "dark", "default_platform": "No default"}},
+        ),
+        (f"{state}.change_email", {"form": {"new_email": "attacker@example.com"}}),
+        (
+            f"{state}.change_password",
+            {"form": {"current_password": "x", "new_password": "attacker passphrase 1"}},
+        ),
+        (f"{state}.end_other_sessions", {}),
+        (f"{state}.upload_avatar", {"files": []}),
+    ]
+
+
+def snapshot(engine, user_id: int) -> tuple:
+    from dashboard_app.db import session_scope
+    from dashboard_app.models import Profile, User, UserSession
+
+    with session_scope(engine) as session:
+        user, profile = session.get(User, user_id), session.get(Profile, user_id)
+        live = session.exec(
+            select(UserSession.id).where(
+                UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
+            )
+        ).all()
+        return (
+            user.email,
+            user.password_hash,
+            profile.display_name,
+            profile.theme,
+            profile.avatar_path,
+            tuple(sorted(live)),
+        )
+
+
+def test_profile_handlers_called_without_a_session_change_nothing(app) -> None:
+    victim = create_member(app.engine, display_name="Victim")
+    sign_in_cookie(app, victim.email)  # a live session that must survive
+    before = snapshot(app.engine, victim.id)
+    replies = run_async(call_with_payloads(app.base_url, None, profile_attack_calls()))
+    assert snapshot(app.engine, victim.id) == before
+    assert "Victim" not in json.dumps(replies)
+
+
+def test_profile_handlers_only_ever_touch_the_callers_own_account(app) -> None:
+    victim = create_member(app.engine, display_name="Victim Two")
+    attacker = create_member(app.engine, display_name="Attacker")
+    sign_in_cookie(app, victim.email)
+    before = snapshot(app.engine, victim.id)
+    cookie = sign_in_cookie(app, attacker.email)
+    replies = run_async(call_with_payloads(app.base_url, cookie, profile_attack_calls()))
+    assert snapshot(app.engine, victim.id) == before
+    assert "Victim Two" not in json.dumps(replies)
+    # The calls did run, as the attacker, on the attacker's own profile.
+    assert snapshot(app.engine, attacker.id)[2] == "Hacked"
+
+
+def test_hydrate_for_a_member_carries_no_secret_hash_or_token(app) -> None:
+    from dashboard_app.db import session_scope
+    from dashboard_app.models import User, UserSession
+
+    member = create_member(app.engine)
+    cookie = sign_in_cookie(app, member.email)
+    replies = run_async(call_with_payloads(app.base_url, cookie, []))
+    text = json.dumps(replies)
+    with session_scope(app.engine) as session:
+        user = session.get(User, member.id)
+        hashes = session.exec(
+            select(UserSession.token_hash).where(UserSession.user_id == member.id)
+        ).all()
+    assert user.password_hash not in text
+    assert all(h not in text for h in hashes)
+    assert cookie.split("=", 1)[1] not in text
+    assert app.secret_key not in text

@@ -1,148 +1,334 @@
-"""Server routes mounted in front of Reflex: sign-in, sign-up and sign-out set or clear the
-HttpOnly session cookie (a Reflex event handler cannot), plus a health check."""
+"""Server routes mounted in front of Reflex. Everything that sets or clears the HttpOnly session
+cookie lives here (a Reflex event handler cannot), plus private files and the health check."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import asyncio
+import json
 
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from dashboard_app.db import get_engine, session_scope
-from dashboard_app.domain import accounts
+from dashboard_app.domain import accounts, links, profiles
 from dashboard_app.domain.errors import (
     AccountSuspended,
     AuthenticationFailed,
     DomainError,
     EmailTaken,
 )
+from dashboard_app.domain.sign_in_limits import SignInRefused, check_sign_in, record_sign_in
+from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
-from dashboard_app.web.auth_cookie import (
-    SESSION_COOKIE,
-    cookie_options,
-    session_policy,
-    token_from_cookie_header,
+from dashboard_app.web.api import sso
+from dashboard_app.web.api.common import (
+    absolute_url,
+    client_ip,
+    current_member,
+    deliver,
+    form_fields,
+    redirect,
+    request_token,
+    same_origin,
+    sign_in_limits,
+    with_session_cookie,
+    without_session_cookie,
 )
-
-MAX_FORM_FIELD = 1024
-
-
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+from dashboard_app.web.api.mails import password_reset_mail, verification_mail
+from dashboard_app.web.auth_cookie import session_policy
+from dashboard_app.web.signing import sign
 
 
-def _same_origin(request: Request) -> bool:
-    """Refuse form posts from other sites (login CSRF); browsers always send Origin on POST."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    return urlsplit(origin).netloc == request.headers.get("host", "")
-
-
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
-async def _form_fields(request: Request, *names: str) -> dict[str, str] | None:
-    form = await request.form(max_files=0, max_fields=10)
-    values = {}
-    for name in names:
-        value = form.get(name, "")
-        if not isinstance(value, str) or len(value) > MAX_FORM_FIELD:
-            return None
-        values[name] = value
-    return values
-
-
-def _with_session_cookie(response: Response, token: str) -> Response:
-    response.set_cookie(SESSION_COOKIE, token, **cookie_options())  # type: ignore[arg-type]
-    return response
+def _message_param(message: str) -> str:
+    """A message only this server can put on the sign-in page (signed, 10 minutes)."""
+    return sign("sign-in-message", message)
 
 
 async def sign_in(request: Request) -> Response:
-    fields = await _form_fields(request, "email", "password", "next")
+    fields = await form_fields(request, "email", "password", "next")
     next_path = routes.safe_next(fields["next"] if fields else None)
-    if fields is None or not _same_origin(request):
-        return _redirect(routes.sign_in_url(next_path, error="invalid_request"))
+    if fields is None or not same_origin(request):
+        return redirect(routes.sign_in_url(next_path, error="invalid_request"))
+    email, ip, limits = fields["email"].strip().lower(), client_ip(request), sign_in_limits()
 
-    def work() -> str:
+    def check() -> float:
         with session_scope() as session:
-            user = accounts.authenticate(
-                session=session, email=fields["email"], password=fields["password"]
+            return check_sign_in(session=session, email=email, ip_address=ip, limits=limits)
+
+    try:
+        delay = await run_in_threadpool(check)
+    except SignInRefused as refused:
+        return redirect(routes.sign_in_url(next_path, message=_message_param(refused.message)))
+    if delay:
+        await asyncio.sleep(delay)  # repeated failures are deliberately slowed down
+
+    def work() -> str | DomainError:
+        with session_scope() as session:
+            try:
+                user = accounts.authenticate(
+                    session=session, email=email, password=fields["password"]
+                )
+            except AccountSuspended as suspended:
+                return suspended
+            except AuthenticationFailed as failed:
+                found = accounts.find_user_by_email(session=session, email=email)
+                record_sign_in(
+                    session=session,
+                    email=email,
+                    ip_address=ip,
+                    succeeded=False,
+                    limits=limits,
+                    user_id=found.id if found else None,
+                )
+                return failed
+            record_sign_in(
+                session=session,
+                email=email,
+                ip_address=ip,
+                succeeded=True,
+                limits=limits,
+                user_id=user.id,
             )
             return accounts.start_session(
                 session=session,
                 user=user,
                 policy=session_policy(),
                 user_agent=request.headers.get("user-agent", ""),
-                ip_address=_client_ip(request),
+                ip_address=ip,
             )
 
-    try:
-        token = await run_in_threadpool(work)
-    except AccountSuspended:
-        return _redirect(routes.sign_in_url(next_path, error="suspended"))
-    except AuthenticationFailed:
-        return _redirect(routes.sign_in_url(next_path, error="credentials"))
-    return _with_session_cookie(_redirect(next_path), token)
+    outcome = await run_in_threadpool(work)
+    if isinstance(outcome, AccountSuspended):
+        return redirect(routes.sign_in_url(next_path, message=_message_param(outcome.message)))
+    if isinstance(outcome, DomainError):
+        return redirect(routes.sign_in_url(next_path, error="credentials"))
+    return with_session_cookie(redirect(next_path), outcome)
 
 
 async def sign_up(request: Request) -> Response:
-    fields = await _form_fields(request, "email", "password", "display_name", "next")
+    fields = await form_fields(request, "email", "password", "display_name", "next")
     next_path = routes.safe_next(fields["next"] if fields else None)
-    if fields is None or not _same_origin(request):
-        return _redirect(routes.sign_up_url(next_path, error="invalid_request"))
+    if fields is None or not same_origin(request):
+        return redirect(routes.sign_up_url(next_path, error="invalid_request"))
 
-    def work() -> str:
+    def work() -> tuple[str, str, str]:
         with session_scope() as session:
             user = accounts.create_user(
                 session=session,
                 email=fields["email"],
                 password=fields["password"],
                 display_name=fields["display_name"],
-                ip_address=_client_ip(request),
+                ip_address=client_ip(request),
             )
-            return accounts.start_session(
+            link_token = links.issue_token(
+                session=session, user=user, purpose="verify_email", policy=session_policy()
+            )
+            token = accounts.start_session(
                 session=session,
                 user=user,
                 policy=session_policy(),
                 user_agent=request.headers.get("user-agent", ""),
-                ip_address=_client_ip(request),
+                ip_address=client_ip(request),
             )
+            return token, user.email, link_token
 
     try:
-        token = await run_in_threadpool(work)
+        token, email, link_token = await run_in_threadpool(work)
     except EmailTaken:
-        return _redirect(routes.sign_up_url(next_path, error="email_taken"))
+        return redirect(routes.sign_up_url(next_path, error="email_taken"))
     except DomainError as error:
-        return _redirect(routes.sign_up_url(next_path, error=error.field or "invalid_request"))
-    return _with_session_cookie(_redirect(next_path), token)
+        return redirect(routes.sign_up_url(next_path, error=error.field or "invalid_request"))
+    await deliver(verification_mail(email, absolute_url(routes.verify_email_path(link_token))))
+    return with_session_cookie(redirect(next_path), token)
 
 
 async def sign_out(request: Request) -> Response:
-    if not _same_origin(request):
+    if not same_origin(request):
         return PlainTextResponse("Cross-site sign-out refused", status_code=403)
-    token = token_from_cookie_header(request.headers.get("cookie"))
+    token = request_token(request)
 
     def work() -> None:
         with session_scope() as session:
             accounts.end_session(session=session, token=token, policy=session_policy())
 
     await run_in_threadpool(work)
-    response = _redirect(routes.SIGN_IN)
-    options = cookie_options()
-    response.delete_cookie(
-        SESSION_COOKIE,
-        path="/",
-        secure=bool(options["secure"]),
-        httponly=True,
-        samesite="lax",
+    return without_session_cookie(redirect(routes.SIGN_IN))
+
+
+async def verify_email(request: Request) -> Response:
+    raw = request.query_params.get("token", "")
+
+    def work() -> None:
+        with session_scope() as session:
+            links.verify_email(session=session, raw=raw, policy=session_policy())
+
+    try:
+        await run_in_threadpool(work)
+    except DomainError:
+        return redirect(routes.with_notice(routes.OVERVIEW, "link_invalid"))
+    return redirect(routes.with_notice(routes.OVERVIEW, "email_verified"))
+
+
+async def resend_verification(request: Request) -> Response:
+    member = await current_member(request)
+    if member is None or not same_origin(request):
+        return redirect(routes.SIGN_IN)
+
+    def work() -> tuple[str, str] | None:
+        with session_scope() as session:
+            user = accounts.get_user(session=session, user_id=member.user.id)
+            if user.email_verified_at is not None:
+                return None
+            return user.email, links.issue_token(
+                session=session, user=user, purpose="verify_email", policy=session_policy()
+            )
+
+    found = await run_in_threadpool(work)
+    if found is None:
+        return redirect(routes.with_notice(routes.OVERVIEW, "email_verified"))
+    link = absolute_url(routes.verify_email_path(found[1]))
+    sent = await deliver(verification_mail(found[0], link))
+    return redirect(routes.with_notice(routes.OVERVIEW, "verify_sent" if sent else "mail_failed"))
+
+
+async def forgot_password(request: Request) -> Response:
+    fields = await form_fields(request, "email")
+    if fields is None or not same_origin(request):
+        return redirect(routes.with_notice(routes.FORGOT_PASSWORD, "invalid_request"))
+
+    def work() -> tuple[str, str] | None:
+        with session_scope() as session:
+            found = links.request_password_reset(
+                session=session, email=fields["email"], policy=session_policy()
+            )
+            return (found[0].email, found[1]) if found else None
+
+    found = await run_in_threadpool(work)
+    if found is not None:
+        link = absolute_url(routes.reset_password_path(found[1]))
+        await deliver(password_reset_mail(found[0], link))
+    # The same answer whether or not the account exists.
+    return redirect(routes.with_notice(routes.SIGN_IN, "reset_sent"))
+
+
+async def reset_password(request: Request) -> Response:
+    fields = await form_fields(request, "token", "password")
+    if fields is None or not same_origin(request):
+        return redirect(routes.with_notice(routes.FORGOT_PASSWORD, "invalid_request"))
+
+    def work() -> None:
+        with session_scope() as session:
+            links.reset_password(
+                session=session,
+                raw=fields["token"],
+                new_password=fields["password"],
+                policy=session_policy(),
+            )
+
+    try:
+        await run_in_threadpool(work)
+    except DomainError as error:
+        if error.field == "password":
+            return redirect(
+                routes.reset_password_path(
+                    fields["token"], error="password", message=_message_param(error.message)
+                )
+            )
+        return redirect(routes.with_notice(routes.FORGOT_PASSWORD, "link_invalid"))
+    return redirect(routes.with_notice(routes.SIGN_IN, "password_reset"))
+
+
+async def confirm_email_change(request: Request) -> Response:
+    raw = request.query_params.get("token", "")
+
+    def work() -> None:
+        with session_scope() as session:
+            links.confirm_email_change(session=session, raw=raw, policy=session_policy())
+
+    try:
+        await run_in_threadpool(work)
+    except EmailTaken:
+        return redirect(routes.with_notice(routes.PROFILE, "email_taken"))
+    except DomainError:
+        return redirect(routes.with_notice(routes.PROFILE, "link_invalid"))
+    return redirect(routes.with_notice(routes.PROFILE, "email_changed"))
+
+
+async def avatar(request: Request) -> Response:
+    """A member's avatar, for that member and for admins only; never a public URL."""
+    member = await current_member(request)
+    if member is None:
+        return PlainTextResponse("Sign in first", status_code=401)
+    try:
+        owner_id = int(request.path_params.get("user_id", member.user.id))
+    except ValueError:
+        return PlainTextResponse("Not found", status_code=404)
+    if owner_id != member.user.id and member.user.role != "admin":
+        return PlainTextResponse("Not found", status_code=404)
+
+    def work():  # type: ignore[no-untyped-def]
+        with session_scope() as session:
+            return profiles.avatar_file(
+                session=session, owner_id=owner_id, storage=get_settings().private_storage
+            )
+
+    path = await run_in_threadpool(work)
+    if path is None:
+        return PlainTextResponse("Not found", status_code=404)
+    return FileResponse(
+        path, media_type="image/webp", headers={"Cache-Control": "private, max-age=300"}
     )
-    return response
+
+
+async def export_data(request: Request) -> Response:
+    member = await current_member(request)
+    if member is None:
+        return PlainTextResponse("Sign in first", status_code=401)
+
+    def work() -> dict:
+        with session_scope() as session:
+            user = accounts.get_user(session=session, user_id=member.user.id)
+            return profiles.export_member_data(session=session, user=user)
+
+    data = await run_in_threadpool(work)
+    return Response(
+        json.dumps(data, indent=2),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": 'attachment; filename="my-dashboard-data.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def delete_account(request: Request) -> Response:
+    fields = await form_fields(request, "password")
+    member = await current_member(request)
+    if member is None:
+        return redirect(routes.SIGN_IN)
+    if fields is None or not same_origin(request):
+        return redirect(routes.with_notice(routes.PROFILE, "invalid_request"))
+
+    def work() -> None:
+        with session_scope() as session:
+            user = accounts.get_user(session=session, user_id=member.user.id)
+            profiles.delete_account(
+                session=session,
+                user=user,
+                password=fields["password"],
+                storage=get_settings().private_storage,
+                ip_address=client_ip(request),
+            )
+
+    try:
+        await run_in_threadpool(work)
+    except DomainError:
+        return redirect(routes.with_notice(routes.PROFILE, "delete_refused"))
+    return without_session_cookie(redirect(routes.with_notice(routes.SIGN_IN, "account_deleted")))
 
 
 async def health(_request: Request) -> Response:
@@ -163,6 +349,17 @@ def build_api() -> Starlette:
             Route(routes.API_SIGN_IN, sign_in, methods=["POST"]),
             Route(routes.API_SIGN_UP, sign_up, methods=["POST"]),
             Route(routes.API_SIGN_OUT, sign_out, methods=["POST"]),
+            Route(routes.API_VERIFY_EMAIL, verify_email, methods=["GET"]),
+            Route(routes.API_RESEND_VERIFICATION, resend_verification, methods=["POST"]),
+            Route(routes.API_FORGOT_PASSWORD, forgot_password, methods=["POST"]),
+            Route(routes.API_RESET_PASSWORD, reset_password, methods=["POST"]),
+            Route(routes.API_CONFIRM_EMAIL, confirm_email_change, methods=["GET"]),
+            Route(routes.API_SSO_START, sso.start, methods=["GET"]),
+            Route(routes.API_SSO_CALLBACK, sso.callback, methods=["GET"]),
+            Route(routes.API_AVATAR, avatar, methods=["GET"]),
+            Route(routes.API_AVATAR + "/{user_id}", avatar, methods=["GET"]),
+            Route(routes.API_EXPORT, export_data, methods=["GET"]),
+            Route(routes.API_DELETE_ACCOUNT, delete_account, methods=["POST"]),
             Route(routes.API_HEALTH, health, methods=["GET"]),
         ]
     )

@@ -23,6 +23,20 @@ def _error_callout() -> rx.Component:
     )
 
 
+def _notice_callout() -> rx.Component:
+    return rx.cond(
+        PublicPageState.notice != "",
+        rx.callout(
+            PublicPageState.notice,
+            icon="info",
+            color_scheme="grass",
+            role="status",
+            data_testid="auth-notice",
+            width="100%",
+        ),
+    )
+
+
 def _field(label: str, name: str, type_: str, autocomplete: str, **props) -> rx.Component:
     return rx.vstack(
         rx.el.label(label, html_for=name, style={"fontWeight": 500, "fontSize": "14px"}),
@@ -46,6 +60,7 @@ def _auth_card(title: str, subtitle: str, form: rx.Component, footer: rx.Compone
             rx.vstack(
                 rx.hstack(rx.icon("sparkles"), rx.heading(title, size="6"), align="center"),
                 rx.text(subtitle, color_scheme="gray"),
+                _notice_callout(),
                 _error_callout(),
                 form,
                 footer,
@@ -76,12 +91,94 @@ def sign_in_page() -> rx.Component:
         method="post",
         width="100%",
     )
-    footer = rx.text(
-        "New here? ",
-        rx.link("Create an account", href=routes.SIGN_UP),
-        size="2",
+    sso = rx.cond(
+        PublicPageState.sso_name != "",
+        rx.vstack(
+            rx.hstack(
+                rx.separator(size="4"),
+                rx.text("or", size="1"),
+                rx.separator(size="4"),
+                align="center",
+                width="100%",
+            ),
+            # A native form: the browser must load the server route (the SPA's router would
+            # take a link to it for one of its own pages).
+            native_form(
+                rx.el.input(type="hidden", name="next", value=PublicPageState.next_path),
+                rx.button(
+                    rx.icon("key-round", size=16),
+                    "Sign in with ",
+                    PublicPageState.sso_name,
+                    variant="outline",
+                    size="3",
+                    width="100%",
+                    type="submit",
+                    data_testid="sso-button",
+                ),
+                action=routes.API_SSO_START,
+                method="get",
+                width="100%",
+            ),
+            width="100%",
+        ),
+    )
+    footer = rx.vstack(
+        sso,
+        rx.hstack(
+            rx.link("Forgot your password?", href=routes.FORGOT_PASSWORD, size="2"),
+            rx.spacer(),
+            rx.text("New here? ", rx.link("Create an account", href=routes.SIGN_UP), size="2"),
+            width="100%",
+            wrap="wrap",
+        ),
+        width="100%",
+        spacing="3",
     )
     return _auth_card("Sign in", "Welcome back. Sign in to see your credits.", form, footer)
+
+
+def forgot_password_page() -> rx.Component:
+    form = native_form(
+        rx.vstack(
+            _field("Email", "email", "email", "username", required=True, max_length=320),
+            rx.button("Send me a reset link", type="submit", size="3", width="100%"),
+            spacing="3",
+            width="100%",
+        ),
+        action=routes.API_FORGOT_PASSWORD,
+        method="post",
+        width="100%",
+    )
+    footer = rx.link("Back to sign in", href=routes.SIGN_IN, size="2")
+    return _auth_card(
+        "Forgot your password?", "We will mail you a link to choose a new one.", form, footer
+    )
+
+
+def reset_password_page() -> rx.Component:
+    form = native_form(
+        rx.vstack(
+            rx.el.input(type="hidden", name="token", value=PublicPageState.reset_token),
+            _field(
+                "New password (at least 10 characters)",
+                "password",
+                "password",
+                "new-password",
+                required=True,
+                min_length=10,
+            ),
+            rx.button("Set the new password", type="submit", size="3", width="100%"),
+            spacing="3",
+            width="100%",
+        ),
+        action=routes.API_RESET_PASSWORD,
+        method="post",
+        width="100%",
+    )
+    footer = rx.link("Back to sign in", href=routes.SIGN_IN, size="2")
+    return _auth_card(
+        "Choose a new password", "Every other session will be signed out.", form, footer
+    )
 
 
 def sign_up_page() -> rx.Component:

@@ -14,8 +14,11 @@ import reflex as rx
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, credits
+from dashboard_app.models import Profile
+from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
 from dashboard_app.web.auth_cookie import session_policy, token_from_cookie_header
+from dashboard_app.web.signing import unsign
 
 MEMBER_NAV = [
     {"label": "Overview", "href": routes.OVERVIEW},
@@ -28,6 +31,26 @@ MEMBER_NAV = [
 ADMIN_NAV = [{"label": "Admin", "href": routes.ADMIN}]
 
 
+NOTICES = {
+    "email_verified": "Thank you: your email address is confirmed.",
+    "verify_sent": "We sent you a new confirmation link. Check your inbox.",
+    "mail_failed": "We could not send the mail just now. Try again in a few minutes.",
+    "link_invalid": "That link has expired or was already used. Ask for a new one.",
+    "reset_sent": "If an account uses that address, we sent it a link to reset the password.",
+    "password_reset": "Your password was changed. Sign in with the new one.",
+    "email_changed": "Your new email address is confirmed and in use.",
+    "email_taken": "Another account now uses that email address; nothing was changed.",
+    "account_deleted": "Your account was deleted. Thank you for having been with us.",
+    "delete_refused": "Your account was not deleted: the password was not right.",
+    "invalid_request": "That request could not be read. Please try again.",
+}
+MESSAGE_MAX_AGE_SECONDS = 600
+
+
+def notice_text(code: str | None) -> str:
+    return NOTICES.get(code or "", "")
+
+
 @dataclass(frozen=True)
 class Viewer:
     """Who is signed in on this connection, read from the database for this event."""
@@ -38,6 +61,9 @@ class Viewer:
     display_name: str
     available_credits: int
     balance_version: str
+    email_verified: bool
+    session_id: int
+    theme: str
 
 
 def load_viewer(token: str | None) -> Viewer | None:
@@ -49,6 +75,7 @@ def load_viewer(token: str | None) -> Viewer | None:
         assert user.id is not None
         balances = credits.get_balances(session=session, user_id=user.id)
         version = credits.account_version(session=session, user_id=user.id)
+        profile = session.get(Profile, user.id)
         return Viewer(
             user_id=user.id,
             is_admin=user.role == "admin",
@@ -56,6 +83,9 @@ def load_viewer(token: str | None) -> Viewer | None:
             display_name=accounts.display_name_of(session=session, user=user),
             available_credits=balances.available,
             balance_version=version.isoformat() if version else "",
+            email_verified=user.email_verified_at is not None,
+            session_id=signed_in.session_id,
+            theme=profile.theme if profile else "system",
         )
 
 
@@ -75,6 +105,11 @@ class AuthState(rx.State):
     member_email: str = ""
     available_credits: int = 0
     nav_links: list[dict[str, str]] = []
+    email_unverified: bool = False
+    notice: str = ""
+    # The member's saved theme, set once per tab (and after a change) for the shell to apply.
+    theme_to_apply: str = ""
+    _theme_applied: bool = False
     # The balances version this tab last showed; the live poll compares against it.
     _seen_version: str = ""
 
@@ -91,6 +126,8 @@ class AuthState(rx.State):
         self.member_email = ""
         self.available_credits = 0
         self.nav_links = []
+        self.email_unverified = False
+        self.notice = ""
 
     async def _viewer(self) -> Viewer | None:
         """The signed-in member for this event, with the shell's vars refreshed, or None."""
@@ -103,6 +140,7 @@ class AuthState(rx.State):
         self.member_email = viewer.email
         self.available_credits = viewer.available_credits
         self.nav_links = MEMBER_NAV + (ADMIN_NAV if viewer.is_admin else [])
+        self.email_unverified = not viewer.email_verified
         self._seen_version = viewer.balance_version
         return viewer
 
@@ -120,8 +158,15 @@ class AuthState(rx.State):
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
+        self.notice = notice_text(self.router.url.query_parameters.get("notice"))
+        if not self._theme_applied:
+            self.theme_to_apply, self._theme_applied = viewer.theme, True
         await self._refresh_page(viewer)
         return None
+
+    @rx.event
+    def dismiss_notice(self):
+        self.notice = ""
 
     async def _poll_page(self):
         """Every second from the open page: shows changes made anywhere else (another tab, a
@@ -165,11 +210,20 @@ class PublicPageState(rx.State):
 
     next_path: str = routes.OVERVIEW
     error_message: str = ""
+    notice: str = ""
+    reset_token: str = ""
+    sso_name: str = ""
+    sso_url: str = ""
 
     async def _prepare(self, messages: dict[str, str]):
         params = self.router.url.query_parameters
         self.next_path = routes.safe_next(params.get("next"))
-        self.error_message = messages.get(params.get("error", ""), "")
+        signed = unsign("sign-in-message", params.get("message"), MESSAGE_MAX_AGE_SECONDS)
+        self.error_message = (
+            signed if isinstance(signed, str) else messages.get(params.get("error", ""), "")
+        )
+        self.notice = notice_text(params.get("notice"))
+        self.reset_token = params.get("token", "")[:200]
         viewer = await asyncio.to_thread(
             load_viewer, token_from_cookie_header(self.router.headers.cookie)
         )
@@ -179,7 +233,20 @@ class PublicPageState(rx.State):
 
     @rx.event
     async def open_sign_in(self):
-        return await self._prepare(SIGN_IN_ERRORS)
+        settings = get_settings()
+        self.sso_name = settings.oidc_provider_name if settings.oidc_configured else ""
+        redirect = await self._prepare(SIGN_IN_ERRORS)
+        self.sso_url = routes.sso_start_url(self.next_path)
+        return redirect
+
+    @rx.event
+    async def open_public_page(self):
+        """Forgot and reset password: no redirect for signed-in members (they may need it)."""
+        params = self.router.url.query_parameters
+        signed = unsign("sign-in-message", params.get("message"), MESSAGE_MAX_AGE_SECONDS)
+        self.error_message = signed if isinstance(signed, str) else ""
+        self.notice = notice_text(params.get("notice"))
+        self.reset_token = params.get("token", "")[:200]
 
     @rx.event
     async def open_sign_up(self):

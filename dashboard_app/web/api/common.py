@@ -1,0 +1,126 @@
+"""Helpers shared by the server routes: forms, redirects, the session cookie, mail, signing."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import structlog
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from dashboard_app.db import session_scope
+from dashboard_app.domain import accounts
+from dashboard_app.domain.sign_in_limits import SignInLimits
+from dashboard_app.integrations.mailer import Mail, MailConfig, send_mail
+from dashboard_app.settings import get_settings
+from dashboard_app.web.auth_cookie import (
+    SESSION_COOKIE,
+    cookie_options,
+    session_policy,
+    token_from_cookie_header,
+)
+
+MAX_FORM_FIELD = 1024
+log = structlog.get_logger(__name__)
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def same_origin(request: Request) -> bool:
+    """Refuse form posts from other sites; browsers always send Origin on POST."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+async def form_fields(request: Request, *names: str) -> dict[str, str] | None:
+    """The named text fields of a posted form, or None when the form is malformed or oversized."""
+    try:
+        form = await request.form(max_files=0, max_fields=12)
+    except Exception:  # noqa: BLE001 - a malformed body is the client's mistake, not ours
+        return None
+    values = {}
+    for name in names:
+        value = form.get(name, "")
+        if not isinstance(value, str) or len(value) > MAX_FORM_FIELD:
+            return None
+        values[name] = value
+    return values
+
+
+def with_session_cookie(response: Response, token: str) -> Response:
+    response.set_cookie(SESSION_COOKIE, token, **cookie_options())  # type: ignore[arg-type]
+    return response
+
+
+def without_session_cookie(response: Response) -> Response:
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        secure=bool(cookie_options()["secure"]),
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+def request_token(request: Request) -> str | None:
+    return token_from_cookie_header(request.headers.get("cookie"))
+
+
+def signed_in_member(request: Request) -> accounts.SignedIn | None:
+    """The member of the request's session cookie (run in a thread: it reads the database)."""
+    with session_scope() as session:
+        return accounts.resolve_session(
+            session=session, token=request_token(request), policy=session_policy()
+        )
+
+
+async def current_member(request: Request) -> accounts.SignedIn | None:
+    return await run_in_threadpool(signed_in_member, request)
+
+
+@lru_cache
+def sign_in_limits() -> SignInLimits:
+    settings = get_settings()
+    return SignInLimits(
+        delay_base_seconds=settings.sign_in_delay_base_seconds,
+        lock_after=settings.sign_in_lock_after,
+        lock_address_after=settings.sign_in_lock_address_after,
+    )
+
+
+def absolute_url(path: str) -> str:
+    return f"{get_settings().public_base_url}{path}"
+
+
+def mail_config() -> MailConfig:
+    settings = get_settings()
+    return MailConfig(
+        sender=settings.mail_from,
+        outbox=settings.data_dir / "outbox",
+        smtp_host=settings.smtp_host,
+        smtp_port=settings.smtp_port,
+        smtp_username=settings.smtp_username,
+        smtp_password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        smtp_starttls=settings.smtp_starttls,
+    )
+
+
+async def deliver(mail: Mail) -> bool:
+    """Send after the transaction committed; a failure is logged and reported, never raised."""
+    try:
+        await run_in_threadpool(send_mail, mail, mail_config())
+    except Exception as error:  # noqa: BLE001 - mail servers fail in many ways
+        log.error("mail delivery failed", to=mail.to, subject=mail.subject, error=str(error))
+        return False
+    return True
