@@ -71,6 +71,37 @@ def create_admin(
         _fail(error.message)
 
 
+def _member(session, email: str):  # type: ignore[no-untyped-def]
+    user = accounts.find_user_by_email(session=session, email=email)
+    if user is None or user.deleted_at is not None:
+        _fail(f"No member has the email {email.strip().lower()}.")
+    return user
+
+
+@cli.command("suspend")
+def suspend(
+    email: str,
+    reason: str = typer.Option(..., help="Shown to the member when they try to sign in."),
+) -> None:
+    """Suspend EMAIL: every session ends and sign-in is refused with the reason."""
+    try:
+        with session_scope() as session:
+            user = _member(session, email)
+            accounts.suspend_member(session=session, user=user, reason=reason, actor_user_id=None)
+            typer.echo(f"{user.email} is suspended; their sessions have ended.")
+    except DomainError as error:
+        _fail(error.message)
+
+
+@cli.command("reinstate")
+def reinstate(email: str) -> None:
+    """Lift the suspension of EMAIL."""
+    with session_scope() as session:
+        user = _member(session, email)
+        accounts.reinstate_member(session=session, user=user, actor_user_id=None)
+        typer.echo(f"{user.email} can sign in again.")
+
+
 @cli.command("check-settings")
 def check_settings() -> None:
     """Validate the settings as the server would at start-up."""

@@ -137,3 +137,28 @@ def test_ledger_expire_moves_due_credits_out(db_url, engine, tmp_path) -> None:
     assert "Expired 9 credits across 1 member(s)." in result.stdout
     with session_scope(engine) as session:
         assert credits.get_balances(session=session, user_id=member.id).available == 0
+
+
+def test_suspend_ends_sessions_and_reinstate_lifts_it(db_url, engine, tmp_path) -> None:
+    from datetime import timedelta as td
+
+    from dashboard_app.domain import accounts
+    from dashboard_app.models import UserSession
+
+    member = create_member(engine, email="rowdy@example.com")
+    policy = accounts.SessionPolicy(secret_key="k" * 48, idle=td(hours=1), absolute=td(days=1))
+    with session_scope(engine) as session:
+        accounts.start_session(session=session, user=session.get(User, member.id), policy=policy)
+    missing_reason = run_cli(db_url, tmp_path, "suspend", "rowdy@example.com", "--reason", " ")
+    assert missing_reason.returncode == 1 and "reason" in missing_reason.stderr
+    result = run_cli(db_url, tmp_path, "suspend", "rowdy@example.com", "--reason", "Chargebacks")
+    assert result.returncode == 0, result.stderr
+    with session_scope(engine) as session:
+        assert session.get(User, member.id).status == "suspended"
+        live = session.exec(select(UserSession).where(UserSession.revoked_at.is_(None))).all()
+        assert live == []
+    assert run_cli(db_url, tmp_path, "reinstate", "rowdy@example.com").returncode == 0
+    with session_scope(engine) as session:
+        assert session.get(User, member.id).status == "active"
+    unknown = run_cli(db_url, tmp_path, "suspend", "ghost@example.com", "--reason", "x")
+    assert unknown.returncode == 1 and "No member has the email" in unknown.stderr

@@ -373,3 +373,28 @@ def test_deleting_the_account_erases_personal_data_and_signs_out(page: Page, app
         assert session.get(Profile, member.id).display_name == ""
     sign_in(page, member.email, DEFAULT_PASSWORD)
     expect(page.get_by_test_id("auth-error")).to_contain_text("do not match")
+
+
+def test_the_saved_theme_applies_when_the_member_signs_in(page: Page, app) -> None:
+    member = create_member(app.engine)
+    with session_scope(app.engine) as session:
+        from dashboard_app.domain import profiles
+
+        current = profiles.get_profile(session=session, user_id=member.id)
+        profiles.update_profile(
+            session=session,
+            user=session.get(User, member.id),
+            changes=profiles.ProfileChanges(
+                **{name: getattr(current, name) for name in profiles.TEXT_LIMITS},
+                address_postal_code="",
+                address_country="",
+                wallet_address="",
+                theme="dark",
+                default_platform="",
+                email_notifications=True,
+            ),
+        )
+    page.emulate_media(color_scheme="light")
+    sign_in(page, member.email, DEFAULT_PASSWORD)
+    expect(page.get_by_test_id("header-credits")).to_be_visible()
+    expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
