@@ -17,6 +17,7 @@ from dashboard_app.web.api.common import absolute_url, deliver
 from dashboard_app.web.api.mails import email_change_mail
 from dashboard_app.web.auth_cookie import session_policy
 from dashboard_app.web.components.cards import page_heading
+from dashboard_app.web.components.forms import field_label, status_text
 from dashboard_app.web.components.native_form import native_form
 from dashboard_app.web.layout import shell
 from dashboard_app.web.state.auth import AuthState, Viewer
@@ -291,7 +292,7 @@ def _text_field(
     label: str, name: str, placeholder: str = "", max_length: int = 200
 ) -> rx.Component:
     return rx.vstack(
-        rx.el.label(label, html_for=name, style={"fontWeight": 500, "fontSize": "14px"}),
+        field_label(label, html_for=name),
         rx.input(
             id=name,
             name=name,
@@ -326,7 +327,7 @@ def _details_card() -> rx.Component:
                 rx.heading("Dashboard settings", size="3", margin_top="0.5rem"),
                 rx.grid(
                     rx.vstack(
-                        rx.el.label("Theme", style={"fontWeight": 500, "fontSize": "14px"}),
+                        field_label("Theme"),
                         rx.select(
                             ["system", "light", "dark"],
                             name="theme",
@@ -335,9 +336,7 @@ def _details_card() -> rx.Component:
                         _error("theme"),
                     ),
                     rx.vstack(
-                        rx.el.label(
-                            "Default platform", style={"fontWeight": 500, "fontSize": "14px"}
-                        ),
+                        field_label("Default platform"),
                         rx.select(
                             list(PLATFORM_LABELS.values()),
                             name="default_platform",
@@ -417,15 +416,7 @@ def _avatar_card() -> rx.Component:
             rx.button(
                 "Upload", on_click=ProfileState.upload_avatar(rx.upload_files(upload_id="avatar"))
             ),
-            rx.cond(
-                ProfileState.avatar_error != "",
-                rx.text(
-                    ProfileState.avatar_error,
-                    color_scheme="red",
-                    size="2",
-                    data_testid="avatar-error",
-                ),
-            ),
+            status_text(ProfileState.avatar_error, "avatar-error"),
             spacing="3",
         ),
         width="100%",
@@ -466,24 +457,8 @@ def _account_card() -> rx.Component:
                 on_submit=ProfileState.change_email,
                 reset_on_submit=True,
             ),
-            rx.cond(
-                ProfileState.email_error != "",
-                rx.text(
-                    ProfileState.email_error,
-                    color_scheme="red",
-                    size="2",
-                    data_testid="email-error",
-                ),
-            ),
-            rx.cond(
-                ProfileState.email_sent != "",
-                rx.text(
-                    ProfileState.email_sent,
-                    color_scheme="grass",
-                    size="2",
-                    data_testid="email-sent",
-                ),
-            ),
+            status_text(ProfileState.email_error, "email-error"),
+            status_text(ProfileState.email_sent, "email-sent", error=False),
             rx.cond(
                 ProfileState.has_password,
                 rx.form(
@@ -505,24 +480,8 @@ def _account_card() -> rx.Component:
                             required=True,
                         ),
                         rx.button("Change password", type="submit", variant="soft"),
-                        rx.cond(
-                            ProfileState.password_error != "",
-                            rx.text(
-                                ProfileState.password_error,
-                                color_scheme="red",
-                                size="2",
-                                data_testid="password-error",
-                            ),
-                        ),
-                        rx.cond(
-                            ProfileState.password_saved != "",
-                            rx.text(
-                                ProfileState.password_saved,
-                                color_scheme="grass",
-                                size="2",
-                                data_testid="password-saved",
-                            ),
-                        ),
+                        status_text(ProfileState.password_error, "password-error"),
+                        status_text(ProfileState.password_saved, "password-saved", error=False),
                         spacing="2",
                     ),
                     on_submit=ProfileState.change_password,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from dashboard_app.web import routes
+from dashboard_app.web.components.forms import field_label
 from dashboard_app.web.components.native_form import native_form
 from dashboard_app.web.state.auth import PublicPageState
 
@@ -39,7 +40,7 @@ def _notice_callout() -> rx.Component:
 
 def _field(label: str, name: str, type_: str, autocomplete: str, **props) -> rx.Component:
     return rx.vstack(
-        rx.el.label(label, html_for=name, style={"fontWeight": 500, "fontSize": "14px"}),
+        field_label(label, html_for=name),
         rx.input(
             id=name,
             name=name,
