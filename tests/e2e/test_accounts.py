@@ -398,3 +398,17 @@ def test_the_saved_theme_applies_when_the_member_signs_in(page: Page, app) -> No
     sign_in(page, member.email, DEFAULT_PASSWORD)
     expect(page.get_by_test_id("header-credits")).to_be_visible()
     expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
+
+
+def test_an_open_tab_whose_session_ends_elsewhere_goes_to_sign_in(page: Page, browser, app) -> None:
+    member = create_member(app.engine)
+    sign_in(page, member.email, DEFAULT_PASSWORD)
+    expect(page.get_by_test_id("header-credits")).to_be_visible()
+    other_context = browser.new_context(base_url=app.base_url)
+    other = other_context.new_page()
+    sign_in(other, member.email, DEFAULT_PASSWORD, start="/sign-in?next=/profile")
+    other.get_by_role("button", name="Sign out everywhere else").click()
+    # The first tab notices on its next poll, within two seconds, without a reload.
+    expect(page).to_have_url(re.compile(r"/sign-in"), timeout=2000)
+    expect(page.get_by_test_id("header-credits")).to_have_count(0)
+    other_context.close()

@@ -31,6 +31,7 @@ from dashboard_app.web.api.common import (
     current_member,
     deliver,
     form_fields,
+    message_param,
     redirect,
     request_token,
     same_origin,
@@ -40,12 +41,6 @@ from dashboard_app.web.api.common import (
 )
 from dashboard_app.web.api.mails import password_reset_mail, verification_mail
 from dashboard_app.web.auth_cookie import session_policy
-from dashboard_app.web.signing import sign
-
-
-def _message_param(message: str) -> str:
-    """A message only this server can put on the sign-in page (signed, 10 minutes)."""
-    return sign("sign-in-message", message)
 
 
 async def sign_in(request: Request) -> Response:
@@ -62,7 +57,7 @@ async def sign_in(request: Request) -> Response:
     try:
         delay = await run_in_threadpool(check)
     except SignInRefused as refused:
-        return redirect(routes.sign_in_url(next_path, message=_message_param(refused.message)))
+        return redirect(routes.sign_in_url(next_path, message=message_param(refused.message)))
     if delay:
         await asyncio.sleep(delay)  # repeated failures are deliberately slowed down
 
@@ -103,7 +98,7 @@ async def sign_in(request: Request) -> Response:
 
     outcome = await run_in_threadpool(work)
     if isinstance(outcome, AccountSuspended):
-        return redirect(routes.sign_in_url(next_path, message=_message_param(outcome.message)))
+        return redirect(routes.sign_in_url(next_path, message=message_param(outcome.message)))
     if isinstance(outcome, DomainError):
         return redirect(routes.sign_in_url(next_path, error="credentials"))
     return with_session_cookie(redirect(next_path), outcome)
@@ -235,7 +230,7 @@ async def reset_password(request: Request) -> Response:
         if error.field == "password":
             return redirect(
                 routes.reset_password_path(
-                    fields["token"], error="password", message=_message_param(error.message)
+                    fields["token"], error="password", message=message_param(error.message)
                 )
             )
         return redirect(routes.with_notice(routes.FORGOT_PASSWORD, "link_invalid"))

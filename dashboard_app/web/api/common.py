@@ -21,6 +21,7 @@ from dashboard_app.web.auth_cookie import (
     session_policy,
     token_from_cookie_header,
 )
+from dashboard_app.web.signing import sign
 
 MAX_FORM_FIELD = 1024
 log = structlog.get_logger(__name__)
@@ -55,6 +56,11 @@ async def form_fields(request: Request, *names: str) -> dict[str, str] | None:
             return None
         values[name] = value
     return values
+
+
+def message_param(message: str) -> str:
+    """A message only this server can put on the sign-in page (signed; shown for 10 minutes)."""
+    return sign("sign-in-message", message)
 
 
 def with_session_cookie(response: Response, token: str) -> Response:

@@ -20,6 +20,7 @@ from dashboard_app.web.api.common import (
     absolute_url,
     client_ip,
     log,
+    message_param,
     redirect,
     with_session_cookie,
 )
@@ -45,9 +46,7 @@ def _client() -> OidcClient | None:
 
 
 def _refuse(message: str, next_path: str = routes.OVERVIEW) -> Response:
-    from dashboard_app.web.api.app import _message_param
-
-    response = redirect(routes.sign_in_url(next_path, message=_message_param(message)))
+    response = redirect(routes.sign_in_url(next_path, message=message_param(message)))
     response.delete_cookie(SSO_COOKIE, path=routes.API_SSO_PREFIX)
     return response
 
