@@ -36,8 +36,10 @@ def our_handlers() -> list[str]:
         f"{state.get_full_name()}.{name}"
         for state in our_states()
         for name in state.event_handlers
-        if not name.startswith("_") and not name.startswith("set_")
+        if not name.startswith("_")
     ]
+    # No setter may exist: a client could call it to write any public var.
+    assert not [n for n in names if n.rsplit(".", 1)[1].startswith("set_")], names
     assert len(names) >= 6, names  # the pages' load handlers at least
     return sorted(set(names))
 
@@ -262,3 +264,27 @@ def test_hydrate_for_a_member_carries_no_secret_hash_or_token(app) -> None:
     assert all(h not in text for h in hashes)
     assert cookie.split("=", 1)[1] not in text
     assert app.secret_key not in text
+
+
+def test_the_generic_setvar_handler_cannot_write_state(app) -> None:
+    from dashboard_app.web.pages.admin import AdminState
+
+    member = create_member(app.engine, credits_granted=3)
+    cookie = sign_in_cookie(app, member.email)
+    auth, admin = AuthState.get_full_name(), AdminState.get_full_name()
+    calls = [
+        (f"{auth}.setvar", {"var_name": "signed_in", "value": True}),
+        (f"{auth}.setvar", {"var_name": "available_credits", "value": 987654}),
+        (
+            f"{auth}.setvar",
+            {"var_name": "nav_links", "value": [{"label": "Admin", "href": "/admin"}]},
+        ),
+        (f"{admin}.setvar", {"var_name": "member_count", "value": 424242}),
+    ]
+    for who in (None, cookie):
+        replies = run_async(call_with_payloads(app.base_url, who, calls))
+        text = json.dumps(replies)
+        assert "987654" not in text and "424242" not in text
+        assert '"label": "Admin"' not in text
+        if who is None:
+            assert signed_in_flag(vars_sent(replies)) is not True
