@@ -79,6 +79,14 @@ def test_sign_up_verify_edit_profile_upload_avatar_sign_out(
             "Lyon",
             "FR",
         )
+        change = session.exec(
+            select(AuditEntry).where(
+                AuditEntry.action == "profile.updated",
+                AuditEntry.subject_user_id == profile.user_id,
+            )
+        ).one()
+        assert change.after["display_name"] == "Renamed Member"
+        assert change.ip_address == "127.0.0.1"
 
     avatar_file = tmp_path / "me.png"
     avatar_file.write_bytes(png_bytes())

@@ -161,7 +161,12 @@ class ProfileState(AuthState):
         def work() -> None:
             with session_scope() as session:
                 user = accounts.get_user(session=session, user_id=viewer.user_id)
-                profiles.update_profile(session=session, user=user, changes=changes)
+                profiles.update_profile(
+                    session=session,
+                    user=user,
+                    changes=changes,
+                    ip_address=self.router.session.client_ip,
+                )
 
         try:
             await asyncio.to_thread(work)
