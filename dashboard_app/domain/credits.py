@@ -541,6 +541,28 @@ def _locked_reservation(
     return reservation, account, now
 
 
+def _give_back(
+    session: Session,
+    account: CreditAccount,
+    reservation: CreditReservation,
+    amount: int,
+    now: datetime,
+) -> None:
+    """Return `amount` held credits to the lots they came from, through a `release` entry."""
+    _return_to_lots(session, reservation.draws, amount)
+    _append(
+        session,
+        account,
+        kind="release",
+        amount=amount,
+        held_change=-amount,
+        key=f"release:{reservation.reference}",
+        reference=reservation.reference,
+        reason=f"{amount} held credits returned",
+        now=now,
+    )
+
+
 def capture_reservation(
     *,
     session: Session,
@@ -575,18 +597,7 @@ def capture_reservation(
     )
     rest = reservation.amount - captured
     if rest:
-        _return_to_lots(session, reservation.draws, rest)
-        _append(
-            session,
-            account,
-            kind="release",
-            amount=rest,
-            held_change=-rest,
-            key=f"release:{reference}",
-            reference=reference,
-            reason=f"{rest} held credits returned",
-            now=now,
-        )
+        _give_back(session, account, reservation, rest, now)
     reservation.status = "captured"
     reservation.captured = captured
     reservation.settled_at = now
@@ -606,18 +617,7 @@ def release_reservation(
         return reservation
     if reservation.status == "captured":
         raise ReservationSettled(f"The credits held for '{reference}' were already spent")
-    _return_to_lots(session, reservation.draws, reservation.amount)
-    _append(
-        session,
-        account,
-        kind="release",
-        amount=reservation.amount,
-        held_change=-reservation.amount,
-        key=f"release:{reference}",
-        reference=reference,
-        reason=f"{reservation.amount} held credits returned",
-        now=now,
-    )
+    _give_back(session, account, reservation, reservation.amount, now)
     reservation.status = "released"
     reservation.settled_at = now
     session.add(reservation)
