@@ -63,11 +63,6 @@ def sign_in_url(
     )
 
 
-def sso_start_url(next_path: str | None) -> str:
-    target = safe_next(next_path)
-    return _with_params(API_SSO_START, next=target if target != OVERVIEW else None)
-
-
 def with_notice(path: str, notice: str) -> str:
     return _with_params(path, notice=notice)
 

@@ -213,17 +213,20 @@ class PublicPageState(rx.State):
     notice: str = ""
     reset_token: str = ""
     sso_name: str = ""
-    sso_url: str = ""
 
-    async def _prepare(self, messages: dict[str, str]):
+    def _read_params(self, messages: dict[str, str]) -> None:
+        """The page's message (server-signed, or one of `messages` by code), notice and token."""
         params = self.router.url.query_parameters
-        self.next_path = routes.safe_next(params.get("next"))
         signed = unsign("sign-in-message", params.get("message"), MESSAGE_MAX_AGE_SECONDS)
         self.error_message = (
             signed if isinstance(signed, str) else messages.get(params.get("error", ""), "")
         )
         self.notice = notice_text(params.get("notice"))
         self.reset_token = params.get("token", "")[:200]
+
+    async def _prepare(self, messages: dict[str, str]):
+        self.next_path = routes.safe_next(self.router.url.query_parameters.get("next"))
+        self._read_params(messages)
         viewer = await asyncio.to_thread(
             load_viewer, token_from_cookie_header(self.router.headers.cookie)
         )
@@ -235,18 +238,12 @@ class PublicPageState(rx.State):
     async def open_sign_in(self):
         settings = get_settings()
         self.sso_name = settings.oidc_provider_name if settings.oidc_configured else ""
-        redirect = await self._prepare(SIGN_IN_ERRORS)
-        self.sso_url = routes.sso_start_url(self.next_path)
-        return redirect
+        return await self._prepare(SIGN_IN_ERRORS)
 
     @rx.event
     async def open_public_page(self):
         """Forgot and reset password: no redirect for signed-in members (they may need it)."""
-        params = self.router.url.query_parameters
-        signed = unsign("sign-in-message", params.get("message"), MESSAGE_MAX_AGE_SECONDS)
-        self.error_message = signed if isinstance(signed, str) else ""
-        self.notice = notice_text(params.get("notice"))
-        self.reset_token = params.get("token", "")[:200]
+        self._read_params({})
 
     @rx.event
     async def open_sign_up(self):
