@@ -563,6 +563,22 @@ def _give_back(
     )
 
 
+def _settle(
+    session: Session,
+    account: CreditAccount,
+    reservation: CreditReservation,
+    status: str,
+    now: datetime,
+) -> CreditReservation:
+    reservation.status = status
+    reservation.settled_at = now
+    session.add(reservation)
+    session.flush()
+    # Returned credits whose lot expired while they were held leave through an expiry entry.
+    _expire_due(session, account, now)
+    return reservation
+
+
 def capture_reservation(
     *,
     session: Session,
@@ -598,14 +614,8 @@ def capture_reservation(
     rest = reservation.amount - captured
     if rest:
         _give_back(session, account, reservation, rest, now)
-    reservation.status = "captured"
     reservation.captured = captured
-    reservation.settled_at = now
-    session.add(reservation)
-    session.flush()
-    # Returned credits whose lot expired while they were held leave through an expiry entry.
-    _expire_due(session, account, now)
-    return reservation
+    return _settle(session, account, reservation, "captured", now)
 
 
 def release_reservation(
@@ -618,12 +628,7 @@ def release_reservation(
     if reservation.status == "captured":
         raise ReservationSettled(f"The credits held for '{reference}' were already spent")
     _give_back(session, account, reservation, reservation.amount, now)
-    reservation.status = "released"
-    reservation.settled_at = now
-    session.add(reservation)
-    session.flush()
-    _expire_due(session, account, now)
-    return reservation
+    return _settle(session, account, reservation, "released", now)
 
 
 def claw_back_credits(
