@@ -288,3 +288,22 @@ def test_the_generic_setvar_handler_cannot_write_state(app) -> None:
         assert '"label": "Admin"' not in text
         if who is None:
             assert signed_in_flag(vars_sent(replies)) is not True
+
+
+def test_an_unknown_history_filter_gets_a_message_and_changes_nothing(app) -> None:
+    from dashboard_app.web.pages.history import HistoryState
+
+    member = create_member(app.engine, credits_granted=8)
+    cookie = sign_in_cookie(app, member.email)
+    state = HistoryState.get_full_name()
+    replies = run_async(
+        call_with_payloads(
+            app.base_url,
+            cookie,
+            [(f"{state}.load", {}), (f"{state}.filter_by", {"label": "'; DROP TABLE x"})],
+        )
+    )
+    sent = vars_sent(replies)
+    assert sent[f"{state}.error_rx_state_"] == "Choose one of the listed kinds of entry."
+    assert sent[f"{state}.filter_label_rx_state_"] == "All entries"
+    assert len(sent[f"{state}.rows_rx_state_"]) == 1
