@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 
 import typer
 
@@ -19,6 +20,8 @@ ledger_cli = typer.Typer(help="Inspect and maintain the credit ledger.", no_args
 cli.add_typer(ledger_cli, name="ledger")
 catalog_cli = typer.Typer(help="The plans and boosts of catalog.toml.", no_args_is_help=True)
 cli.add_typer(catalog_cli, name="catalog")
+stripe_cli = typer.Typer(help="Stripe catalog, reconciliation, events.", no_args_is_help=True)
+cli.add_typer(stripe_cli, name="stripe")
 
 
 def _fail(message: str) -> None:
@@ -159,3 +162,65 @@ def ledger_expire() -> None:
 
 def main() -> None:
     cli()
+
+
+# --- Stripe -------------------------------------------------------------------------------------
+
+
+def _gateway():  # type: ignore[no-untyped-def]
+    from dashboard_app.integrations.stripe_gateway import get_gateway
+
+    gateway = get_gateway()
+    if gateway is None:
+        _fail("Stripe is not configured: set STRIPE_SECRET_KEY (see the README's Stripe section).")
+    return gateway
+
+
+@stripe_cli.command("sync-catalog")
+def stripe_sync_catalog() -> None:
+    """Create or update Stripe's products and prices from catalog.toml (safe to run twice)."""
+    from dashboard_app.domain.stripe_sync import sync_catalog
+
+    try:
+        actions = sync_catalog(gateway=_gateway(), catalog=_catalog())
+    except DomainError as error:
+        _fail(error.message)
+        return
+    for action in actions:
+        typer.echo(action)
+    typer.echo("Stripe matches the catalog." if not actions else f"{len(actions)} change(s).")
+
+
+@stripe_cli.command("reconcile")
+def stripe_reconcile(
+    since: datetime = typer.Option(..., formats=["%Y-%m-%d"], help="First day (UTC) to check."),
+) -> None:
+    """Repair any fulfilment a lost webhook missed since DATE; prints what it repaired."""
+    from dashboard_app.domain.stripe_sync import reconcile
+
+    start = since.replace(tzinfo=UTC)
+    try:
+        repaired, problems = reconcile(
+            engine=None, gateway=_gateway(), catalog=_catalog(), since=start
+        )
+    except DomainError as error:
+        _fail(error.message)
+        return
+    for line in repaired:
+        typer.echo(f"repaired {line}")
+    for line in problems:
+        typer.secho(f"could not repair {line}", fg=typer.colors.YELLOW, err=True)
+    typer.echo(f"Reconciled since {start:%Y-%m-%d}: {len(repaired)} repaired.")
+    if problems:
+        raise typer.Exit(code=1)
+
+
+@stripe_cli.command("process-events")
+def stripe_process_events() -> None:
+    """Process stored webhook events that are due now (the servers also do this on their own)."""
+    from dashboard_app.domain.stripe_events import process_due_events
+
+    results = process_due_events(engine=None, gateway=_gateway(), catalog=_catalog())
+    for event_id, status in results.items():
+        typer.echo(f"event {event_id}: {status or 'busy elsewhere'}")
+    typer.echo(f"{len(results)} event(s) due.")

@@ -4,11 +4,22 @@ import reflex as rx
 
 from dashboard_app.web import routes
 from dashboard_app.web.api.app import build_api
+from dashboard_app.web.api.stripe_webhook import retry_stripe_events
 from dashboard_app.web.pages.admin import AdminState, admin_page
+from dashboard_app.web.pages.billing import (
+    BillingState,
+    CheckoutSuccessState,
+    OrderDetailState,
+    OrdersState,
+    billing_page,
+    checkout_success_page,
+    order_detail_page,
+    orders_page,
+)
 from dashboard_app.web.pages.history import HistoryState, history_page
 from dashboard_app.web.pages.overview import OverviewState, overview_page
 from dashboard_app.web.pages.profile import ProfileState, profile_page
-from dashboard_app.web.pages.sections import billing_page, create_page, jobs_page, library_page
+from dashboard_app.web.pages.sections import create_page, jobs_page, library_page
 from dashboard_app.web.pages.sign_in import (
     forgot_password_page,
     reset_password_page,
@@ -21,6 +32,7 @@ app = rx.App(
     api_transformer=build_api(),
     head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
 )
+app.register_lifespan_task(retry_stripe_events)
 
 app.add_page(
     sign_in_page, route=routes.SIGN_IN, title="Sign in", on_load=PublicPageState.open_sign_in
@@ -45,6 +57,19 @@ app.add_page(history_page, route=routes.CREDITS, title="Credit history", on_load
 app.add_page(create_page, route=routes.CREATE, title="Create", on_load=AuthState.load)
 app.add_page(jobs_page, route=routes.JOBS, title="Jobs", on_load=AuthState.load)
 app.add_page(library_page, route=routes.LIBRARY, title="Library", on_load=AuthState.load)
-app.add_page(billing_page, route=routes.BILLING, title="Billing", on_load=AuthState.load)
+app.add_page(billing_page, route=routes.BILLING, title="Billing", on_load=BillingState.load)
+app.add_page(
+    checkout_success_page,
+    route=routes.BILLING_SUCCESS,
+    title="Checkout",
+    on_load=CheckoutSuccessState.load,
+)
+app.add_page(orders_page, route=routes.ORDERS, title="Orders", on_load=OrdersState.load)
+app.add_page(
+    order_detail_page,
+    route=routes.ORDERS + "/[order_id]",
+    title="Order",
+    on_load=OrderDetailState.load,
+)
 app.add_page(profile_page, route=routes.PROFILE, title="Profile", on_load=ProfileState.load)
 app.add_page(admin_page, route=routes.ADMIN, title="Admin", on_load=AdminState.load)

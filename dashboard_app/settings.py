@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     stripe_publishable_key: str | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None  # only for test servers standing in for Stripe
+    # How often each backend worker retries webhook events that failed or were left unprocessed.
+    stripe_retry_seconds: float = Field(default=15.0, gt=0)
 
     # Single sign-on through any OpenID Connect provider.
     oidc_discovery_url: str | None = None

@@ -26,10 +26,14 @@ os.environ.update(
 from sqlalchemy.engine import Engine  # noqa: E402
 
 from dashboard_app.db import build_engine  # noqa: E402
+from dashboard_app.domain.catalog import get_catalog  # noqa: E402
+from dashboard_app.domain.stripe_sync import sync_catalog  # noqa: E402
 from tests.support.databases import PostgresDatabases, SqliteDatabases  # noqa: E402
 from tests.support.mail import MailCatcher  # noqa: E402
 from tests.support.oidc import OidcProvider  # noqa: E402
 from tests.support.servers import AppServer, PostgresServer, RedisServer  # noqa: E402
+from tests.support.stripe import SECRET_KEY as STRIPE_SECRET_KEY  # noqa: E402
+from tests.support.stripe import WEBHOOK_SECRET, StripeStandin  # noqa: E402
 
 TEST_DATABASE = os.environ.get("TEST_DATABASE", "sqlite")
 if TEST_DATABASE not in ("sqlite", "postgresql"):
@@ -113,6 +117,17 @@ def oidc_provider() -> Iterator[OidcProvider]:
     provider.stop()
 
 
+@pytest.fixture(scope="session")
+def stripe_standin() -> Iterator[StripeStandin]:
+    """localstripe plus Checkout and Billing Portal, with the catalog's prices, for tests that
+    call billing services directly (it sends no webhooks)."""
+    standin = StripeStandin()
+    standin.start()
+    sync_catalog(gateway=standin.gateway(), catalog=get_catalog())
+    yield standin
+    standin.stop()
+
+
 @dataclass
 class RunningApp:
     base_url: str
@@ -120,6 +135,7 @@ class RunningApp:
     server: AppServer
     data_dir: Path
     secret_key: str
+    stripe: StripeStandin
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -136,6 +152,9 @@ def app(
     """The app in production mode; on PostgreSQL runs, with Redis as Reflex's state manager."""
     root = tmp_path_factory.mktemp("app")
     database_url = databases.migrated()
+    stripe = StripeStandin()
+    stripe.start()
+    sync_catalog(gateway=stripe.gateway(), catalog=get_catalog())
     env = {
         "APP_ENV": "test",
         "DATABASE_URL": database_url,
@@ -150,10 +169,17 @@ def app(
         "OIDC_PROVIDER_NAME": "Test SSO",
         # Failed sign-ins are still slowed down, by milliseconds instead of seconds.
         "SIGN_IN_DELAY_BASE_SECONDS": "0.05",
+        # Stripe: the app's own stand-in, which delivers its webhooks to the app.
+        "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY,
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_standin",
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_API_BASE": stripe.url,
+        "STRIPE_RETRY_SECONDS": "0.5",
     }
     if TEST_DATABASE == "postgresql":
         env["REDIS_URL"] = request.getfixturevalue("redis_server").url
     server = AppServer(env=env, log_path=root / "app.log")
+    stripe.send_webhooks_to(f"{server.base_url}/api/stripe/webhook")
     server.start()
     engine = build_engine(database_url)
     yield RunningApp(
@@ -162,8 +188,10 @@ def app(
         server=server,
         data_dir=root / "data",
         secret_key=env["SECRET_KEY"],
+        stripe=stripe,
     )
     server.stop()
+    stripe.stop()
     engine.dispose()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
@@ -30,14 +31,39 @@ class Limits(BaseModel, frozen=True):
         )
 
 
+LOOKUP_KEY = r"^[a-z0-9_]{1,64}$"
+
+
 class PlanConfig(Limits, frozen=True):
     name: str = Field(min_length=1, max_length=80)
     monthly_credits: int = Field(default=0, ge=0)
-    stripe_lookup_key: str | None = None
+    # A plan members can subscribe to has a Stripe Price (found by its lookup key) and a price.
+    stripe_lookup_key: str | None = Field(default=None, pattern=LOOKUP_KEY)
+    price_cents: int | None = Field(default=None, gt=0, le=10_000_000)
+    interval: Literal["month", "year"] = "month"
 
     @property
     def limits(self) -> Limits:
         return Limits(**{name: getattr(self, name) for name in Limits.model_fields})
+
+    @property
+    def purchasable(self) -> bool:
+        return self.stripe_lookup_key is not None and self.price_cents is not None
+
+    @model_validator(mode="after")
+    def _price_with_key(self) -> PlanConfig:
+        if (self.stripe_lookup_key is None) != (self.price_cents is None):
+            raise ValueError("a paid plan needs both stripe_lookup_key and price_cents")
+        return self
+
+
+class PackConfig(BaseModel, frozen=True):
+    """Credits bought once; they never expire."""
+
+    name: str = Field(min_length=1, max_length=80)
+    credits: int = Field(gt=0, le=1_000_000)
+    price_cents: int = Field(gt=0, le=10_000_000)
+    stripe_lookup_key: str = Field(pattern=LOOKUP_KEY)
 
 
 class BoostConfig(Limits, frozen=True):
@@ -52,17 +78,36 @@ class BoostConfig(Limits, frozen=True):
 class Catalog(BaseModel, frozen=True):
     default_plan: str
     low_balance_threshold: int = Field(default=20, ge=0)
+    currency: str = Field(default="usd", pattern=r"^[a-z]{3}$")
     plans: dict[str, PlanConfig]
     boosts: dict[str, BoostConfig] = {}
+    packs: dict[str, PackConfig] = {}
 
     @model_validator(mode="after")
     def _default_plan_exists(self) -> Catalog:
         if self.default_plan not in self.plans:
             raise ValueError(f"default_plan '{self.default_plan}' is not one of the plans")
-        for code in [*self.plans, *self.boosts]:
+        for code in [*self.plans, *self.boosts, *self.packs]:
             if not code.replace("_", "").isalnum() or len(code) > 32:
                 raise ValueError(f"'{code}' must be letters, digits and _ (at most 32)")
+        if self.plans[self.default_plan].purchasable:
+            raise ValueError("the default plan is what members have without paying: no price")
+        keys = [p.stripe_lookup_key for p in [*self.plans.values(), *self.packs.values()]]
+        keys = [key for key in keys if key]
+        if len(keys) != len(set(keys)):
+            raise ValueError("each plan and pack needs its own stripe_lookup_key")
+        if set(self.plans) & set(self.packs):
+            raise ValueError("a pack cannot share its code with a plan")
         return self
+
+    def paid_plans(self) -> dict[str, PlanConfig]:
+        return {code: plan for code, plan in self.plans.items() if plan.purchasable}
+
+    def plan_for_lookup_key(self, key: str | None) -> str | None:
+        for code, plan in self.plans.items():
+            if key and plan.stripe_lookup_key == key:
+                return code
+        return None
 
     def plan(self, code: str | None) -> PlanConfig:
         return self.plans.get(code or "", self.plans[self.default_plan])

@@ -47,6 +47,7 @@ class Balances:
     reserved: int
     lifetime: int
     spent: int
+    frozen: int = 0
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def get_balances(*, session: Session, user_id: int) -> Balances:
         reserved=account.reserved,
         lifetime=account.lifetime,
         spent=account.spent,
+        frozen=account.frozen,
     )
 
 
@@ -392,9 +394,15 @@ def grant_credits(
 
 
 def _refuse_if_short(account: CreditAccount, amount: int, what: str) -> None:
-    if amount > account.available:
+    usable = max(0, account.available - account.frozen)
+    if amount > usable:
+        frozen = (
+            f" ({account.frozen} are frozen while a payment dispute is open)"
+            if account.frozen
+            else ""
+        )
         raise InsufficientCredits(
-            f"{what} needs {amount} credits but only {account.available} are available",
+            f"{what} needs {amount} credits but only {usable} are available{frozen}",
             field="amount",
         )
 
@@ -669,6 +677,24 @@ def claw_back_credits(
         now=now,
     )
     return Clawback(entry=entry, shortfall=shortfall)
+
+
+def freeze_credits(*, session: Session, user_id: int, amount: int) -> None:
+    """Stop `amount` credits from being spent or held (a disputed payment). The balance does not
+    change, so the ledger records nothing; the caller records why (the order and the audit log)."""
+    _check_amount(amount)
+    account = _lock_account(session, user_id)
+    account.frozen += amount
+    session.add(account)
+    session.flush()
+
+
+def unfreeze_credits(*, session: Session, user_id: int, amount: int) -> None:
+    _check_amount(amount)
+    account = _lock_account(session, user_id)
+    account.frozen = max(0, account.frozen - amount)
+    session.add(account)
+    session.flush()
 
 
 def expire_credits(

@@ -21,6 +21,10 @@ class Order(SQLModel, table=True):
         CheckConstraint(one_of("status", ORDER_STATUSES), name="ck_orders_status"),
         CheckConstraint("amount_total >= 0", name="ck_orders_amount"),
         CheckConstraint("amount_refunded >= 0", name="ck_orders_refunded"),
+        CheckConstraint(
+            "credits >= 0 AND credits_clawed_back >= 0 AND credits_frozen >= 0",
+            name="ck_orders_credits",
+        ),
         Index("ix_orders_user_created", "user_id", "created_at", "id"),
     )
 
@@ -32,10 +36,15 @@ class Order(SQLModel, table=True):
     stripe_invoice_id: str | None = Field(default=None, max_length=255, unique=True)
     stripe_payment_intent_id: str | None = Field(default=None, max_length=255, index=True)
     stripe_charge_id: str | None = Field(default=None, max_length=255, index=True)
+    stripe_subscription_id: str | None = Field(default=None, max_length=255, index=True)
+    stripe_dispute_id: str | None = Field(default=None, max_length=255, unique=True)
+    product_code: str = Field(default="", max_length=32)
     amount_total: int = Field(default=0, sa_type=BigInteger)
     amount_refunded: int = Field(default=0, sa_type=BigInteger)
     currency: str = Field(default="usd", max_length=3)
-    credits: int = Field(default=0, sa_type=BigInteger)
+    credits: int = Field(default=0, sa_type=BigInteger)  # granted by this order
+    credits_clawed_back: int = Field(default=0, sa_type=BigInteger)
+    credits_frozen: int = Field(default=0, sa_type=BigInteger)  # while a dispute is open
     items: list = Field(default_factory=list, sa_type=JSON)
     receipt_url: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -31,6 +31,8 @@ class User(SQLModel, table=True):
     suspended_reason: str | None = Field(default=None, max_length=500)
     email_verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     stripe_customer_id: str | None = Field(default=None, max_length=255, unique=True)
+    # Set by billing when a payment is disputed; shown to admins until they clear it.
+    billing_flag: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

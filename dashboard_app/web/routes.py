@@ -12,6 +12,8 @@ LIBRARY = "/library"
 BILLING = "/billing"
 PROFILE = "/profile"
 ADMIN = "/admin"
+BILLING_SUCCESS = "/billing/success"
+ORDERS = "/billing/orders"
 SIGN_IN = "/sign-in"
 SIGN_UP = "/sign-up"
 FORGOT_PASSWORD = "/forgot-password"
@@ -32,6 +34,7 @@ API_SSO_CALLBACK = "/auth/sso/callback"
 API_AVATAR = "/account/avatar"
 API_EXPORT = "/account/export"
 API_DELETE_ACCOUNT = "/account/delete"
+API_STRIPE_WEBHOOK = "/api/stripe/webhook"
 
 PUBLIC_PAGES = frozenset({SIGN_IN, SIGN_UP, FORGOT_PASSWORD, RESET_PASSWORD})
 

@@ -40,6 +40,7 @@ from dashboard_app.web.api.common import (
     without_session_cookie,
 )
 from dashboard_app.web.api.mails import password_reset_mail, verification_mail
+from dashboard_app.web.api.stripe_webhook import stripe_webhook
 from dashboard_app.web.auth_cookie import session_policy
 
 
@@ -356,5 +357,6 @@ def build_api() -> Starlette:
             Route(routes.API_EXPORT, export_data, methods=["GET"]),
             Route(routes.API_DELETE_ACCOUNT, delete_account, methods=["POST"]),
             Route(routes.API_HEALTH, health, methods=["GET"]),
+            Route(routes.API_STRIPE_WEBHOOK, stripe_webhook, methods=["POST"]),
         ]
     )

@@ -1,4 +1,4 @@
-"""Create, Jobs, Library and Billing: each section's page inside the shell."""
+"""Create, Jobs and Library: each section's page inside the shell."""
 
 from __future__ import annotations
 
@@ -26,11 +26,4 @@ def library_page() -> rx.Component:
     return shell(
         page_heading("Library", "Everything you have generated."),
         empty_state("images", "Your library is empty", "Finished results are kept here."),
-    )
-
-
-def billing_page() -> rx.Component:
-    return shell(
-        page_heading("Billing", "Credit packs, subscriptions and orders."),
-        empty_state("credit-card", "No orders yet", "Your purchases will be listed here."),
     )

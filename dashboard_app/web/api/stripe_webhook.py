@@ -1,0 +1,100 @@
+"""POST /api/stripe/webhook: verify the signature on the raw bytes, store the event, answer at
+once, then process it after the response has gone (failures are retried by the retry loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import stripe
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from dashboard_app.db import session_scope
+from dashboard_app.domain import stripe_events
+from dashboard_app.domain.catalog import get_catalog
+from dashboard_app.domain.errors import DomainError
+from dashboard_app.integrations.stripe_gateway import get_gateway
+from dashboard_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+# Stripe's default: a signature older than five minutes is refused (replayed requests).
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+def _refuse(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _process(event_id: int) -> None:
+    gateway = get_gateway()
+    if gateway is None:
+        return  # stored; processed once this server has its secret key
+    stripe_events.process_event(
+        engine=None, gateway=gateway, catalog=get_catalog(), event_id=event_id
+    )
+
+
+async def stripe_webhook(request: Request) -> Response:
+    secret = get_settings().stripe_webhook_secret
+    if secret is None or not secret.get_secret_value():
+        return _refuse(503, "Stripe webhooks are not configured on this server")
+    length = request.headers.get("content-length")
+    if length and (not length.isdigit() or int(length) > stripe_events.MAX_PAYLOAD_BYTES):
+        return _refuse(413, "The event is too large")
+    payload = await request.body()
+    if len(payload) > stripe_events.MAX_PAYLOAD_BYTES:
+        return _refuse(413, "The event is too large")
+    signature = request.headers.get("stripe-signature")
+    if not signature:
+        return _refuse(400, "Missing Stripe-Signature header")
+    try:
+        stripe.Webhook.construct_event(
+            payload, signature, secret.get_secret_value(), tolerance=SIGNATURE_TOLERANCE_SECONDS
+        )
+        event = json.loads(payload)
+    except stripe.SignatureVerificationError:
+        return _refuse(400, "The signature does not match this endpoint's secret")
+    except ValueError:
+        return _refuse(400, "The body is not a JSON event")
+    if not isinstance(event, dict):
+        return _refuse(400, "The body is not a JSON event")
+
+    def store() -> stripe_events.Stored:
+        with session_scope() as session:
+            return stripe_events.record_event(session=session, event=event)
+
+    try:
+        stored = await run_in_threadpool(store)
+    except DomainError as error:
+        return _refuse(400, error.message)
+    background = (
+        None if stored.duplicate else BackgroundTask(run_in_threadpool, _process, stored.id)
+    )
+    return JSONResponse(
+        {"received": True, "duplicate": stored.duplicate}, status_code=200, background=background
+    )
+
+
+async def retry_stripe_events() -> None:
+    """Runs beside each backend worker: processes events nobody finished (a worker died after
+    storing one) and retries failures once their backoff has passed."""
+    interval = get_settings().stripe_retry_seconds
+    while True:
+        await asyncio.sleep(interval)
+        gateway = get_gateway()
+        if gateway is None:
+            continue
+        try:
+            await asyncio.to_thread(
+                stripe_events.process_due_events,
+                engine=None,
+                gateway=gateway,
+                catalog=get_catalog(),
+            )
+        except Exception:  # noqa: BLE001 - the loop must outlive a database hiccup
+            log.exception("retrying Stripe events failed; trying again in %ss", interval)
