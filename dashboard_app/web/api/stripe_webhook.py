@@ -53,13 +53,17 @@ async def stripe_webhook(request: Request) -> Response:
     if not signature:
         return _refuse(400, "Missing Stripe-Signature header")
     try:
-        stripe.Webhook.construct_event(
-            payload, signature, secret.get_secret_value(), tolerance=SIGNATURE_TOLERANCE_SECONDS
+        # Checked on the bytes as they arrived (parsing first could change them).
+        stripe.WebhookSignature.verify_header(
+            payload.decode("utf-8"),
+            signature,
+            secret.get_secret_value(),
+            tolerance=SIGNATURE_TOLERANCE_SECONDS,
         )
         event = json.loads(payload)
     except stripe.SignatureVerificationError:
         return _refuse(400, "The signature does not match this endpoint's secret")
-    except ValueError:
+    except ValueError:  # also UnicodeDecodeError
         return _refuse(400, "The body is not a JSON event")
     if not isinstance(event, dict):
         return _refuse(400, "The body is not a JSON event")

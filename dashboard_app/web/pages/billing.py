@@ -175,7 +175,7 @@ class BillingState(AuthState):
         except DomainError as error:
             self.error, self.starting = error.message, ""
             return
-        yield rx.redirect(url, is_external=True)
+        yield rx.redirect(url)  # another host: a full page load
 
     @rx.event
     async def manage(self):
@@ -195,7 +195,7 @@ class BillingState(AuthState):
         except DomainError as error:
             self.error = error.message
             return None
-        return rx.redirect(url, is_external=True)
+        return rx.redirect(url)  # another host: a full page load
 
 
 def _product_card(item: rx.Var, action: str) -> rx.Component:
@@ -572,7 +572,7 @@ class OrderDetailState(AuthState):
     missing: bool = False
 
     async def _refresh_page(self, viewer: Viewer) -> None:
-        raw = str(self.router.page.params.get("order_id", ""))
+        raw = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1]
         found = await asyncio.to_thread(_order_detail, viewer.user_id, raw)
         self.order, self.missing = found or {}, found is None
 
