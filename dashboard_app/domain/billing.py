@@ -182,26 +182,21 @@ def invoice_subscription_id(invoice: StripeObject) -> str | None:
     return object_id(details.get("subscription")) or object_id(invoice.get("subscription"))
 
 
-def invoice_charge_id(invoice: StripeObject) -> str | None:
-    charge = object_id(invoice.get("charge"))
-    if charge:
-        return charge
+def _invoice_payment(invoice: StripeObject, field: str) -> str | None:
+    """`charge` or `payment_intent` of an invoice: a top-level field in older API versions, in
+    `invoice.payments` (when expanded) since 2025."""
+    found = object_id(invoice.get(field))
     for payment in (invoice.get("payments") or {}).get("data", []):
-        details = payment.get("payment") or {}
-        if object_id(details.get("charge")):
-            return object_id(details.get("charge"))
-    return None
+        found = found or object_id((payment.get("payment") or {}).get(field))
+    return found
+
+
+def invoice_charge_id(invoice: StripeObject) -> str | None:
+    return _invoice_payment(invoice, "charge")
 
 
 def invoice_payment_intent_id(invoice: StripeObject) -> str | None:
-    found = object_id(invoice.get("payment_intent"))
-    if found:
-        return found
-    for payment in (invoice.get("payments") or {}).get("data", []):
-        details = payment.get("payment") or {}
-        if object_id(details.get("payment_intent")):
-            return object_id(details.get("payment_intent"))
-    return None
+    return _invoice_payment(invoice, "payment_intent")
 
 
 def _subscription_period_end(subscription: StripeObject) -> datetime | None:

@@ -140,7 +140,10 @@ class StripeGateway:
         return self._call(self.client.v1.charges.retrieve, charge_id)
 
     def invoice(self, invoice_id: str) -> StripeObject:
-        return self._call(self.client.v1.invoices.retrieve, invoice_id)
+        # Since 2025 an invoice names its charge and payment intent only in `payments`.
+        return self._call(
+            self.client.v1.invoices.retrieve, invoice_id, params={"expand": ["payments"]}
+        )
 
     def subscription(self, subscription_id: str) -> StripeObject:
         return self._call(self.client.v1.subscriptions.retrieve, subscription_id)

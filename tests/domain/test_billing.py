@@ -298,3 +298,21 @@ def test_reconcile_repairs_what_a_lost_webhook_missed_and_then_finds_nothing(
 def test_without_keys_payments_are_not_configured() -> None:
     assert gateway_from_settings(Settings(stripe_secret_key=None)) is None
     assert str(PaymentsNotConfigured()).startswith("Payments are not configured")
+
+
+def test_refunding_a_subscription_invoice_takes_back_its_allowance(engine, gateway) -> None:
+    member = create_member(engine)
+    session_id = paid_checkout(engine, gateway, member.id, "pro")
+    fulfil(engine, gateway, session_id)
+    invoice = gateway.invoice(gateway.checkout_session(session_id)["invoice"])
+    assert "charge" not in invoice  # the current API version names it only in `payments`
+    charge_id = billing.invoice_charge_id(invoice)
+    refund(gateway, charge_id, PRO.price_cents)
+    order = billing.sync_refund(engine=engine, gateway=gateway, charge_id=charge_id)
+    assert (order.kind, order.status, order.credits_clawed_back) == (
+        "subscription",
+        "refunded",
+        PRO.monthly_credits,
+    )
+    assert balances(engine, member.id).available == 0
+    assert_ledger_consistent(engine)
