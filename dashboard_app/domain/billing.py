@@ -470,6 +470,12 @@ def fulfil_checkout(
         raise NotFound("No such checkout session") from None
     if user_id is not None and checkout_owner(checkout) != user_id:
         raise NotFound("No such checkout session")
+    with session_scope(engine) as session:  # refuse a stranger's session before changing anything
+        owner = checkout_owner(checkout)
+        member = session.get(User, owner) if owner is not None else None
+        customer = object_id(checkout.get("customer"))
+        if member is None or (member.stripe_customer_id and customer != member.stripe_customer_id):
+            raise NotFound("This checkout session names no member of ours")
     payment_intent = None
     if checkout.get("mode") == "payment" and object_id(checkout.get("payment_intent")):
         payment_intent = gateway.payment_intent(object_id(checkout["payment_intent"]))  # type: ignore[arg-type]
@@ -636,7 +642,19 @@ def apply_invoice(
     if paid:
         allowance = catalog.plans[plan_code].monthly_credits if plan_code in catalog.plans else 0
         period_end = _invoice_period_end(invoice)
-        if allowance and order.credits == 0 and (period_end is None or period_end > now):
+        # Only a period's own invoice grants: not a $0 invoice, a proration or a manual one.
+        periodic = invoice.get("billing_reason") in (
+            None,
+            "subscription_create",
+            "subscription_cycle",
+        )
+        if (
+            allowance
+            and periodic
+            and int(invoice.get("amount_paid") or 0) > 0
+            and order.credits == 0
+            and (period_end is None or period_end > now)
+        ):
             credits.grant_credits(
                 session=session,
                 user_id=user_id,

@@ -30,7 +30,8 @@ from dashboard_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)
+# Longer than the slowest handler (a few Stripe calls, each up to 20 s with 2 retries).
+LEASE = timedelta(minutes=10)
 LONGEST_RETRY = timedelta(hours=6)
 MAX_PAYLOAD_BYTES = 512 * 1024
 
@@ -161,7 +162,7 @@ def backoff(attempts: int) -> timedelta:
     return min(first * (2 ** min(max(attempts - 1, 0), 20)), LONGEST_RETRY)
 
 
-def _claim(engine: Engine | None, event_id: int, now: datetime, *, force: bool) -> bool:
+def _claim(engine: Engine | None, event_id: int, now: datetime, *, force: bool) -> int | None:
     """Take the event for one lease. Only one process wins; a crashed one's lease runs out."""
     with session_scope(engine) as session:
         statement = (
@@ -177,7 +178,10 @@ def _claim(engine: Engine | None, event_id: int, now: datetime, *, force: bool) 
                     col(StripeEvent.next_attempt_at) <= now,
                 ),
             )
-        return session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+        if session.exec(statement).rowcount != 1:  # type: ignore[call-overload]
+            return None
+        row = session.get(StripeEvent, event_id)
+        return row.attempts if row is not None else None
 
 
 def process_event(
@@ -191,7 +195,8 @@ def process_event(
     """Process one stored event; returns its new status, or None when another process holds it.
     `force` replays an event whatever its status (an admin's replay)."""
     now = utcnow()
-    if not _claim(engine, event_id, now, force=force):
+    attempt = _claim(engine, event_id, now, force=force)
+    if attempt is None:
         return None
     with session_scope(engine) as session:
         row = session.get(StripeEvent, event_id)
@@ -209,6 +214,8 @@ def process_event(
     with session_scope(engine) as session:
         row = session.get(StripeEvent, event_id)
         assert row is not None
+        if row.attempts != attempt:
+            return None  # a later attempt (after this lease ran out) owns the outcome
         if error is None:
             row.status = "processed" if handler is not None else "ignored"
             row.processed_at, row.next_attempt_at, row.last_error = utcnow(), None, None
