@@ -385,6 +385,16 @@ def _order_for_checkout(
     return order
 
 
+def _checkout_member(session: Session, checkout: StripeObject) -> int:
+    """The member id a checkout session belongs to: named by it, and with its customer."""
+    owner = checkout_owner(checkout)
+    member = session.get(User, owner) if owner is not None else None
+    customer = object_id(checkout.get("customer"))
+    if member is None or (member.stripe_customer_id and customer != member.stripe_customer_id):
+        raise NotFound("This checkout session names no member of ours")
+    return owner  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class Fulfilment:
     mode: str
@@ -402,12 +412,8 @@ def apply_checkout(
     payment_intent: StripeObject | None = None,
     failed: bool = False,
 ) -> Fulfilment:
-    owner = checkout_owner(checkout)
-    member = session.get(User, owner) if owner is not None else None
-    customer = object_id(checkout.get("customer"))
-    if member is None or (member.stripe_customer_id and customer != member.stripe_customer_id):
-        raise NotFound("This checkout session names no member of ours")
-    _lock_member(session, member.id)  # type: ignore[arg-type]
+    owner = _checkout_member(session, checkout)
+    _lock_member(session, owner)
     granted, order_id, status = 0, None, str(checkout.get("status") or "")
     known = session.exec(
         select(Order.id).where(Order.stripe_checkout_session_id == checkout["id"])
@@ -471,11 +477,7 @@ def fulfil_checkout(
     if user_id is not None and checkout_owner(checkout) != user_id:
         raise NotFound("No such checkout session")
     with session_scope(engine) as session:  # refuse a stranger's session before changing anything
-        owner = checkout_owner(checkout)
-        member = session.get(User, owner) if owner is not None else None
-        customer = object_id(checkout.get("customer"))
-        if member is None or (member.stripe_customer_id and customer != member.stripe_customer_id):
-            raise NotFound("This checkout session names no member of ours")
+        _checkout_member(session, checkout)
     payment_intent = None
     if checkout.get("mode") == "payment" and object_id(checkout.get("payment_intent")):
         payment_intent = gateway.payment_intent(object_id(checkout["payment_intent"]))  # type: ignore[arg-type]
@@ -724,6 +726,20 @@ def _order_for_charge(session: Session, charge_id: str | None, payment_intent: s
     return order
 
 
+def _take_back(session: Session, order: Order, amount: int, *, key: str, reason: str) -> None:
+    """Claw back `amount` of the order's credits (the ledger stops at zero and records the
+    shortfall) and count them on the order."""
+    credits.claw_back_credits(
+        session=session,
+        user_id=order.user_id,
+        amount=amount,
+        idempotency_key=key,
+        reason=reason,
+        reference=f"order:{order.id}",
+    )
+    order.credits_clawed_back += amount
+
+
 def _refund_status(order: Order) -> str:
     if order.status == "disputed":
         return "disputed"
@@ -743,15 +759,13 @@ def apply_refund(*, session: Session, charge: StripeObject) -> Order:
     target = order.credits if total <= 0 else order.credits * min(refunded, total) // total
     owed = target - order.credits_clawed_back
     if owed > 0:
-        credits.claw_back_credits(
-            session=session,
-            user_id=order.user_id,
-            amount=owed,
-            idempotency_key=f"refund:{charge['id']}:{refunded}",
+        _take_back(
+            session,
+            order,
+            owed,
+            key=f"refund:{charge['id']}:{refunded}",
             reason=f"Refund of order #{order.id}",
-            reference=f"order:{order.id}",
         )
-        order.credits_clawed_back += owed
         if order.credits_frozen:
             thawed = min(order.credits_frozen, owed)
             credits.unfreeze_credits(session=session, user_id=order.user_id, amount=thawed)
@@ -823,15 +837,13 @@ def _close_dispute(session: Session, order: Order, dispute: StripeObject) -> Non
     left = order.credits - order.credits_clawed_back
     if outcome == "lost":
         if left > 0:
-            credits.claw_back_credits(
-                session=session,
-                user_id=order.user_id,
-                amount=left,
-                idempotency_key=f"dispute:{dispute['id']}",
+            _take_back(
+                session,
+                order,
+                left,
+                key=f"dispute:{dispute['id']}",
                 reason=f"Dispute lost on order #{order.id}",
-                reference=f"order:{order.id}",
             )
-            order.credits_clawed_back += left
         order.status = "refunded"
     else:
         order.status = "paid"
@@ -922,8 +934,11 @@ def refresh_order(
         )
     if invoice:
         sync_invoice(engine=engine, gateway=gateway, catalog=catalog, invoice_id=invoice)
-    with session_scope(engine) as session:
-        charge = charge or (session.get(Order, order_id) or Order()).stripe_charge_id
+    if charge is None:  # fulfilment may just have learnt it
+        with session_scope(engine) as session:
+            charge = session.exec(
+                select(Order.stripe_charge_id).where(Order.id == order_id)
+            ).first()
     if charge:
         sync_refund(engine=engine, gateway=gateway, charge_id=charge)
     with session_scope(engine) as session:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import reflex as rx
 
 from dashboard_app.db import session_scope
-from dashboard_app.domain import billing, credits
+from dashboard_app.domain import billing
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import DomainError, NotFound
 from dashboard_app.domain.plans import current_plan_code
@@ -156,7 +156,7 @@ class BillingState(AuthState):
             yield self._to_sign_in()
             return
         if not isinstance(code, str) or len(code) > 32:
-            self.error = "There is no such pack or plan."
+            self.error = "There is no such pack or plan"
             return
         self.error, self.starting = "", code
         yield
@@ -402,7 +402,7 @@ class CheckoutSuccessState(AuthState):
         else:
             self.headline = "Your payment is being processed"
             self.detail = "Credits are added as soon as Stripe confirms it."
-        self.available_credits = await asyncio.to_thread(lambda: _available(viewer.user_id))
+        self.available_credits = result.available
 
     @rx.event
     async def load(self):
@@ -412,11 +412,6 @@ class CheckoutSuccessState(AuthState):
     @rx.event
     async def poll_live(self, _tick: str = ""):
         return await self._poll_page()
-
-
-def _available(user_id: int) -> int:
-    with session_scope() as session:
-        return credits.get_balances(session=session, user_id=user_id).available
 
 
 def checkout_success_page() -> rx.Component:
