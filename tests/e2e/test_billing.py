@@ -110,3 +110,18 @@ def test_manage_subscription_opens_the_billing_portal(page: Page, app) -> None:
     expect(page).to_have_url(re.compile(rf"^{re.escape(app.stripe.url)}/portal/bps_"))
     page.get_by_role("link", name="Return to the dashboard").click()
     expect_path(page, "/billing")
+
+
+def test_an_order_page_shows_only_the_members_own_orders(page: Page, app) -> None:
+    owner, other = create_member(app.engine), create_member(app.engine)
+    with Session(app.engine) as session, session.begin():
+        order = Order(user_id=owner.id, kind="pack", status="paid", amount_total=900, credits=500)
+        session.add(order)
+        session.flush()
+        order_id = order.id
+    sign_in(page, other.email, DEFAULT_PASSWORD)
+    expect(page.get_by_test_id("header-credits")).to_have_text("0")
+    for target in (str(order_id), "abc", "99999999999999"):
+        page.goto(f"/billing/orders/{target}")
+        expect(page.get_by_test_id("order-missing")).to_have_text("There is no such order.")
+        expect(page.get_by_test_id("order-detail")).to_have_count(0)

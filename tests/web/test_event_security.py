@@ -16,7 +16,7 @@ from sqlmodel import select
 
 import dashboard_app.dashboard_app  # noqa: F401  (registers every page state)
 from dashboard_app.web.state.auth import AuthState
-from tests.factories import DEFAULT_PASSWORD, create_member
+from tests.factories import DEFAULT_PASSWORD, count_rows, create_member
 
 HYDRATE = f"{rx.State.get_full_name()}.hydrate"
 
@@ -307,3 +307,26 @@ def test_an_unknown_history_filter_gets_a_message_and_changes_nothing(app) -> No
     assert sent[f"{state}.error_rx_state_"] == "Choose one of the listed kinds of entry."
     assert sent[f"{state}.filter_label_rx_state_"] == "All entries"
     assert len(sent[f"{state}.rows_rx_state_"]) == 1
+
+
+def test_buying_something_not_in_the_catalog_gets_a_message_and_changes_nothing(app) -> None:
+    from dashboard_app.models import Order, User
+    from dashboard_app.web.pages.billing import BillingState
+
+    member = create_member(app.engine)
+    cookie = sign_in_cookie(app, member.email)
+    state = BillingState.get_full_name()
+    for code in ("diamond", "x" * 500, "../starter"):
+        replies = run_async(
+            call_with_payloads(
+                app.base_url, cookie, [(f"{state}.load", {}), (f"{state}.buy", {"code": code})]
+            )
+        )
+        sent = vars_sent(replies)
+        assert sent[f"{state}.error_rx_state_"] == "There is no such pack or plan"
+        assert "redirect" not in json.dumps(replies)
+    assert count_rows(app.engine, Order, Order.user_id == member.id) == 0
+    assert (
+        count_rows(app.engine, User, User.id == member.id, User.stripe_customer_id.is_not(None))
+        == 0
+    )
