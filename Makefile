@@ -10,14 +10,21 @@ PORT ?= 3000
 # Reflex uses the bun installed here from the npm registry; it must never download its own.
 REFLEX_ENV := PATH="$(CURDIR)/$(TOOLS)/node_modules/.bin:$$PATH" REFLEX_USE_SYSTEM_BUN=1
 
-.PHONY: install run test test-sqlite test-postgresql system-deps migrate seed lint clean
+.PHONY: install install-test run test test-sqlite test-postgresql system-deps migrate seed lint clean
 
+# `make run` needs only what the app needs; `make test` adds the test-only packages.
 install: $(VENV)/.installed $(BUN)
+
+install-test: install $(VENV)/.installed-test
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+	$(PY) -m pip install --quiet -r requirements-test.txt
 	touch $@
 
 $(BUN):
@@ -37,16 +44,16 @@ run: seed
 system-deps:
 	scripts/install-system-deps
 
-test: install system-deps
+test: install-test system-deps
 	scripts/test
 
-test-sqlite: install system-deps
+test-sqlite: install-test system-deps
 	$(REFLEX_ENV) TEST_DATABASE=sqlite $(PY) -m pytest
 
-test-postgresql: install system-deps
+test-postgresql: install-test system-deps
 	$(REFLEX_ENV) TEST_DATABASE=postgresql $(PY) -m pytest
 
-lint: install
+lint: install-test
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 clean:

@@ -1,0 +1,31 @@
+"""Event payloads from the browser. Any client can call any handler with any arguments, so each
+handler reads its payload through a pydantic model here first; a payload of the wrong shape gets
+one and the same message from every handler, and changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+BAD_PAYLOAD = "That request could not be read. Reload the page and try again."
+
+
+class Payload(BaseModel):
+    """Base for a handler's payload: unknown keys are ignored, long text is refused."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_max_length=2000)
+
+
+P = TypeVar("P", bound=Payload)
+
+
+def read_payload(model: type[P], value: object) -> P | None:
+    """`value` as `model`, or None when it is not a mapping of the expected shape."""
+    if not isinstance(value, Mapping):
+        return None
+    try:
+        return model.model_validate(dict(value))
+    except ValidationError:
+        return None
