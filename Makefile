@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 BUN_VERSION := 1.4.5
 TOOLS := .tools
 BUN := $(TOOLS)/node_modules/.bin/bun
+# axe-core, injected into pages by the accessibility browser tests.
+AXE_CORE_VERSION := 4.14.1
+AXE_CORE := $(TOOLS)/.axe-core-$(AXE_CORE_VERSION).installed
 PORT ?= 3000
 # Reflex uses the bun installed here from the npm registry; it must never download its own.
 REFLEX_ENV := PATH="$(CURDIR)/$(TOOLS)/node_modules/.bin:$$PATH" REFLEX_USE_SYSTEM_BUN=1
@@ -15,7 +18,7 @@ REFLEX_ENV := PATH="$(CURDIR)/$(TOOLS)/node_modules/.bin:$$PATH" REFLEX_USE_SYST
 # `make run` needs only what the app needs; `make test` adds the test-only packages.
 install: $(VENV)/.installed $(BUN)
 
-install-test: install $(VENV)/.installed-test
+install-test: install $(VENV)/.installed-test $(AXE_CORE)
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +33,11 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 $(BUN):
 	npm install --silent --no-audit --no-fund --prefix $(TOOLS) bun@$(BUN_VERSION)
 	$(BUN) --version
+
+$(AXE_CORE):
+	npm install --silent --no-audit --no-fund --save-exact --prefix $(TOOLS) axe-core@$(AXE_CORE_VERSION)
+	grep -q '"version": "$(AXE_CORE_VERSION)"' $(TOOLS)/node_modules/axe-core/package.json
+	touch $@
 
 migrate: install
 	$(PY) -m alembic upgrade head

@@ -1,0 +1,230 @@
+"""Accessibility: axe-core runs on every page the app registers, signed out, as a member and as an
+admin, in light and in dark, and finds no critical or serious violation.
+
+The pages come from the app's own registry: a page added to the app without an entry in `PAGES`
+fails `test_every_registered_page_is_checked` until it gets one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlmodel import select
+
+from dashboard_app.db import session_scope
+from dashboard_app.models import Order
+from dashboard_app.models.base import utcnow
+from tests.e2e.helpers import sign_in
+from tests.factories import DEFAULT_PASSWORD, create_member
+from tests.support.servers import PROJECT_ROOT, wait_for
+from tests.support.stripe import paid_checkout
+
+pytestmark = pytest.mark.e2e
+
+AXE_SCRIPT = PROJECT_ROOT / ".tools/node_modules/axe-core/axe.min.js"
+BLOCKING_IMPACTS = ("critical", "serious")
+THEMES = ("light", "dark")
+
+
+@dataclass(frozen=True)
+class Cast:
+    """The people and data the pages show: a member with history and a paid order, an admin."""
+
+    member_email: str
+    admin_email: str
+    order_id: int
+    checkout_session_id: str
+
+
+@dataclass(frozen=True)
+class PageVisit:
+    who: str  # "visitor", "member" or "admin"
+    path: Callable[[Cast], str]
+    ready: Callable[[Page, Cast], None]  # waits until the page shows its loaded data
+
+
+def _visible(testid: str) -> Callable[[Page, Cast], None]:
+    return lambda page, cast: expect(page.get_by_test_id(testid).first).to_be_visible()
+
+
+def _fields(*ids: str) -> Callable[[Page, Cast], None]:
+    def ready(page: Page, cast: Cast) -> None:
+        for field_id in ids:
+            expect(page.locator(f"#{field_id}")).to_be_visible()
+
+    return ready
+
+
+def _heading(name: str) -> Callable[[Page, Cast], None]:
+    return lambda page, cast: expect(
+        page.get_by_role("heading", name=name, exact=True)
+    ).to_be_visible()
+
+
+def _overview_ready(page: Page, cast: Cast) -> None:
+    expect(page.get_by_test_id("meter-used")).to_have_count(2)
+    expect(page.get_by_test_id("plan-name")).not_to_have_text("")
+
+
+def _billing_ready(page: Page, cast: Cast) -> None:
+    expect(page.get_by_test_id("plan-name")).not_to_have_text("")
+    expect(page.get_by_test_id("buy-starter")).to_be_enabled()
+    expect(page.get_by_test_id("order-row").first).to_be_visible()
+    expect(page.get_by_test_id("checkout-canceled")).to_be_visible()
+
+
+def _success_ready(page: Page, cast: Cast) -> None:
+    expect(page.get_by_test_id("checkout-result")).to_contain_text("Payment received")
+
+
+def _profile_ready(page: Page, cast: Cast) -> None:
+    expect(page.get_by_test_id("profile-since")).not_to_have_text("")
+    expect(page.get_by_test_id("session-row").first).to_be_visible()
+    expect(page.locator("#display_name")).to_have_value("Accessible Member")
+
+
+def _admin_ready(page: Page, cast: Cast) -> None:
+    expect(page.get_by_test_id("admin-members")).to_contain_text(cast.member_email)
+
+
+# Every registered route, how to reach it and when it is ready. Keys are the app's routes.
+PAGES: dict[str, PageVisit] = {
+    "/sign-in": PageVisit("visitor", lambda c: "/sign-in", _visible("sso-button")),
+    "/sign-up": PageVisit("visitor", lambda c: "/sign-up", _fields("display_name", "password")),
+    "/forgot-password": PageVisit("visitor", lambda c: "/forgot-password", _fields("email")),
+    "/reset-password": PageVisit(
+        "visitor", lambda c: "/reset-password?token=abc", _fields("password")
+    ),
+    "/": PageVisit("member", lambda c: "/", _overview_ready),
+    "/credits": PageVisit("member", lambda c: "/credits", _visible("history-row")),
+    "/create": PageVisit("member", lambda c: "/create", _heading("Create")),
+    "/jobs": PageVisit("member", lambda c: "/jobs", _heading("Jobs")),
+    "/library": PageVisit("member", lambda c: "/library", _heading("Library")),
+    # Back from a canceled Checkout: the page shows its notice too.
+    "/billing": PageVisit("member", lambda c: "/billing?checkout=canceled", _billing_ready),
+    "/billing/success": PageVisit(
+        "member", lambda c: f"/billing/success?session_id={c.checkout_session_id}", _success_ready
+    ),
+    "/billing/orders": PageVisit("member", lambda c: "/billing/orders", _visible("order-row")),
+    "/billing/orders/[order_id]": PageVisit(
+        "member", lambda c: f"/billing/orders/{c.order_id}", _visible("order-detail")
+    ),
+    "/profile": PageVisit("member", lambda c: "/profile", _profile_ready),
+    "/admin": PageVisit("admin", lambda c: "/admin", _admin_ready),
+}
+
+
+def registered_routes() -> set[str]:
+    """The page routes the app registers (Reflex names the root page `index`)."""
+    from dashboard_app.dashboard_app import app as reflex_app
+
+    # Reflex keeps pages added with add_page here until it compiles them.
+    return {"/" if route == "index" else f"/{route}" for route in reflex_app._unevaluated_pages}
+
+
+def test_every_registered_page_is_checked() -> None:
+    routes = registered_routes()
+    assert routes, "found no registered pages"
+    unchecked, gone = routes - PAGES.keys(), PAGES.keys() - routes
+    assert not unchecked, (
+        f"pages without an accessibility check: {sorted(unchecked)}; add them to PAGES in "
+        f"{Path(__file__).name}"
+    )
+    assert not gone, f"PAGES lists routes the app does not register: {sorted(gone)}"
+
+
+@pytest.fixture(scope="module")
+def cast(app) -> Cast:
+    member = create_member(app.engine, display_name="Accessible Member", credits_granted=40)
+    admin = create_member(app.engine, display_name="Accessible Admin", role="admin")
+    session_id = paid_checkout(app.engine, app.stripe.gateway(), member.id)
+
+    def paid_order() -> int | None:
+        with session_scope(app.engine) as session:
+            order = session.exec(select(Order).where(Order.user_id == member.id)).first()
+            return order.id if order is not None and order.status == "paid" else None
+
+    # Stripe's webhook fulfils the order in the app.
+    wait_for(lambda: paid_order() is not None, timeout=30, what="the member's order to be paid")
+    # One order in each other status, so that every status badge is checked.
+    with session_scope(app.engine) as session:
+        for status in ("pending", "failed", "refunded", "partially_refunded", "disputed"):
+            session.add(
+                Order(
+                    user_id=member.id,
+                    kind="pack",
+                    status=status,
+                    product_code="starter",
+                    amount_total=900,
+                    items=[{"name": "Starter pack", "quantity": 1, "amount": 900}],
+                    refreshed_at=utcnow(),
+                )
+            )
+    return Cast(member.email, admin.email, paid_order(), session_id)
+
+
+def axe_violations(page: Page) -> list[dict]:
+    """Inject axe-core and run every rule on the whole page."""
+    assert AXE_SCRIPT.exists(), f"{AXE_SCRIPT} is missing: run `make install-test`"
+    page.add_script_tag(path=str(AXE_SCRIPT))
+    return page.evaluate(
+        """async () => {
+            const results = await axe.run(document, {resultTypes: ["violations"]});
+            return results.violations.map((v) => ({
+                id: v.id,
+                impact: v.impact,
+                help: v.help,
+                nodes: v.nodes.map((n) => ({target: n.target, html: n.html})),
+            }));
+        }"""
+    )
+
+
+def describe(violations: list[dict]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']}")
+        for node in violation["nodes"]:
+            target = " >> ".join(
+                " ".join(part) if isinstance(part, list) else part for part in node["target"]
+            )
+            lines.append(f"    {target}   {node['html'][:160]}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("route", sorted(PAGES))
+def test_page_has_no_serious_accessibility_violations(
+    browser, app, cast: Cast, route: str, theme: str
+) -> None:
+    visit = PAGES[route]
+    context = browser.new_context(
+        base_url=app.base_url, color_scheme=theme, reduced_motion="reduce"
+    )
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        if visit.who != "visitor":
+            email = cast.member_email if visit.who == "member" else cast.admin_email
+            sign_in(page, email, DEFAULT_PASSWORD)
+            expect(page.get_by_test_id("header-credits")).to_be_visible()
+        page.goto(visit.path(cast))
+        # Rendered: the page's data is in, no spinner is left, and the theme is applied.
+        visit.ready(page, cast)
+        expect(page.locator(".rt-Spinner")).to_have_count(0)
+        expect(page.locator("html")).to_have_class(re.compile(rf"\b{theme}\b"))
+        violations = axe_violations(page)
+    finally:
+        context.close()
+    blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+    assert not blocking, (
+        f"axe-core found {len(blocking)} critical or serious violation(s) on {route} "
+        f"({visit.who}, {theme} theme):\n{describe(blocking)}"
+    )
+    missing_main = [v for v in violations if v["id"] == "landmark-one-main"]
+    assert not missing_main, f"{route} ({theme}) has no main landmark:\n{describe(missing_main)}"
