@@ -29,6 +29,8 @@ pytestmark = pytest.mark.e2e
 AXE_SCRIPT = PROJECT_ROOT / ".tools/node_modules/axe-core/axe.min.js"
 BLOCKING_IMPACTS = ("critical", "serious")
 THEMES = ("light", "dark")
+# Generous: the machine running the suite may be busy, and a page is checked only once ready.
+READY_MS = 20_000
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,15 @@ class PageVisit:
 
 
 def _visible(testid: str) -> Callable[[Page, Cast], None]:
-    return lambda page, cast: expect(page.get_by_test_id(testid).first).to_be_visible()
+    return lambda page, cast: expect(page.get_by_test_id(testid).first).to_be_visible(
+        timeout=READY_MS
+    )
 
 
 def _fields(*ids: str) -> Callable[[Page, Cast], None]:
     def ready(page: Page, cast: Cast) -> None:
         for field_id in ids:
-            expect(page.locator(f"#{field_id}")).to_be_visible()
+            expect(page.locator(f"#{field_id}")).to_be_visible(timeout=READY_MS)
 
     return ready
 
@@ -63,33 +67,43 @@ def _fields(*ids: str) -> Callable[[Page, Cast], None]:
 def _heading(name: str) -> Callable[[Page, Cast], None]:
     return lambda page, cast: expect(
         page.get_by_role("heading", name=name, exact=True)
-    ).to_be_visible()
+    ).to_be_visible(timeout=READY_MS)
 
 
 def _overview_ready(page: Page, cast: Cast) -> None:
-    expect(page.get_by_test_id("meter-used")).to_have_count(2)
-    expect(page.get_by_test_id("plan-name")).not_to_have_text("")
+    expect(page.get_by_test_id("meter-used")).to_have_count(2, timeout=READY_MS)
+    expect(page.get_by_test_id("plan-name")).not_to_have_text("", timeout=READY_MS)
 
 
 def _billing_ready(page: Page, cast: Cast) -> None:
-    expect(page.get_by_test_id("plan-name")).not_to_have_text("")
-    expect(page.get_by_test_id("buy-starter")).to_be_enabled()
-    expect(page.get_by_test_id("order-row").first).to_be_visible()
-    expect(page.get_by_test_id("checkout-canceled")).to_be_visible()
+    expect(page.get_by_test_id("plan-name")).not_to_have_text("", timeout=READY_MS)
+    expect(page.get_by_test_id("buy-starter")).to_be_enabled(timeout=READY_MS)
+    expect(page.get_by_test_id("order-row").first).to_be_visible(timeout=READY_MS)
+    expect(page.get_by_test_id("checkout-canceled")).to_be_visible(timeout=READY_MS)
+
+
+def _orders_ready(page: Page, cast: Cast) -> None:
+    expect(page.get_by_test_id("order-row")).to_have_count(6, timeout=READY_MS)
+    # A stale order is brought up to date from Stripe after the page shows.
+    expect(page.get_by_text("Checking with Stripe")).to_have_count(0, timeout=READY_MS)
 
 
 def _success_ready(page: Page, cast: Cast) -> None:
-    expect(page.get_by_test_id("checkout-result")).to_contain_text("Payment received")
+    expect(page.get_by_test_id("checkout-result")).to_contain_text(
+        "Payment received", timeout=READY_MS
+    )
 
 
 def _profile_ready(page: Page, cast: Cast) -> None:
-    expect(page.get_by_test_id("profile-since")).not_to_have_text("")
-    expect(page.get_by_test_id("session-row").first).to_be_visible()
-    expect(page.locator("#display_name")).to_have_value("Accessible Member")
+    expect(page.get_by_test_id("profile-since")).not_to_have_text("", timeout=READY_MS)
+    expect(page.get_by_test_id("session-row").first).to_be_visible(timeout=READY_MS)
+    expect(page.locator("#display_name")).to_have_value("Accessible Member", timeout=READY_MS)
 
 
 def _admin_ready(page: Page, cast: Cast) -> None:
-    expect(page.get_by_test_id("admin-members")).to_contain_text(cast.member_email)
+    expect(page.get_by_test_id("admin-members")).to_contain_text(
+        cast.member_email, timeout=READY_MS
+    )
 
 
 # Every registered route, how to reach it and when it is ready. Keys are the app's routes.
@@ -110,7 +124,7 @@ PAGES: dict[str, PageVisit] = {
     "/billing/success": PageVisit(
         "member", lambda c: f"/billing/success?session_id={c.checkout_session_id}", _success_ready
     ),
-    "/billing/orders": PageVisit("member", lambda c: "/billing/orders", _visible("order-row")),
+    "/billing/orders": PageVisit("member", lambda c: "/billing/orders", _orders_ready),
     "/billing/orders/[order_id]": PageVisit(
         "member", lambda c: f"/billing/orders/{c.order_id}", _visible("order-detail")
     ),
@@ -212,12 +226,12 @@ def test_page_has_no_serious_accessibility_violations(
         if visit.who != "visitor":
             email = cast.member_email if visit.who == "member" else cast.admin_email
             sign_in(page, email, DEFAULT_PASSWORD)
-            expect(page.get_by_test_id("header-credits")).to_be_visible()
+            expect(page.get_by_test_id("header-credits")).to_be_visible(timeout=READY_MS)
         page.goto(visit.path(cast))
         # Rendered: the page's data is in, no spinner is left, and the theme is applied.
         visit.ready(page, cast)
-        expect(page.locator(".rt-Spinner")).to_have_count(0)
-        expect(page.locator("html")).to_have_class(re.compile(rf"\b{theme}\b"))
+        expect(page.locator(".rt-Spinner")).to_have_count(0, timeout=READY_MS)
+        expect(page.locator("html")).to_have_class(re.compile(rf"\b{theme}\b"), timeout=READY_MS)
         violations = axe_violations(page)
     finally:
         context.close()
