@@ -7,6 +7,7 @@ from reflex_base.style import set_color_mode
 
 from dashboard_app.web import routes
 from dashboard_app.web.components.native_form import native_form
+from dashboard_app.web.components.theme import theme_button
 from dashboard_app.web.state.auth import AuthState
 
 NAV_ICONS = {
@@ -48,12 +49,11 @@ def _nav_item(link: rx.Var) -> rx.Component:
 
 
 def _nav_list() -> rx.Component:
-    return rx.vstack(
-        rx.foreach(AuthState.nav_links, _nav_item),
-        spacing="1",
-        width="100%",
-        as_="nav",
+    # Radix's Flex ignores `as_`: the landmark needs a real <nav>.
+    return rx.el.nav(
+        rx.vstack(rx.foreach(AuthState.nav_links, _nav_item), spacing="1", width="100%"),
         aria_label="Main",
+        width="100%",
     )
 
 
@@ -67,7 +67,7 @@ def _brand() -> rx.Component:
 
 
 def sidebar() -> rx.Component:
-    return rx.box(
+    return rx.el.aside(
         rx.vstack(_brand(), rx.divider(), _nav_list(), spacing="4", padding="1rem", width="100%"),
         display=["none", "none", "block"],
         width="15rem",
@@ -124,6 +124,11 @@ def sign_out_button() -> rx.Component:
 
 
 def header() -> rx.Component:
+    # Radix's Flex ignores `as_`: the landmark needs a real <header>.
+    return rx.el.header(header_bar(), width="100%")
+
+
+def header_bar() -> rx.Component:
     return rx.hstack(
         mobile_menu(),
         rx.spacer(),
@@ -145,7 +150,7 @@ def header() -> rx.Component:
             data_testid="header-member",
             display=["none", "inline"],
         ),
-        rx.color_mode.button(),
+        theme_button(),
         sign_out_button(),
         align="center",
         spacing="3",
@@ -153,7 +158,6 @@ def header() -> rx.Component:
         padding_y="0.75rem",
         border_bottom=f"1px solid {rx.color('gray', 5)}",
         width="100%",
-        as_="header",
     )
 
 
@@ -230,7 +234,7 @@ def shell(*content: rx.Component, live: type[AuthState] = AuthState) -> rx.Compo
             sidebar(),
             rx.box(
                 header(),
-                rx.box(
+                rx.el.main(
                     banners(),
                     *content,
                     padding=["1rem", "1rem", "1.5rem"],

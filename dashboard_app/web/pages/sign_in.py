@@ -7,6 +7,7 @@ import reflex as rx
 from dashboard_app.web import routes
 from dashboard_app.web.components.forms import field_label
 from dashboard_app.web.components.native_form import native_form
+from dashboard_app.web.components.theme import theme_button
 from dashboard_app.web.state.auth import PublicPageState
 
 
@@ -56,6 +57,10 @@ def _field(label: str, name: str, type_: str, autocomplete: str, **props) -> rx.
 
 
 def _auth_card(title: str, subtitle: str, form: rx.Component, footer: rx.Component) -> rx.Component:
+    return rx.el.main(_auth_page(title, subtitle, form, footer))
+
+
+def _auth_page(title: str, subtitle: str, form: rx.Component, footer: rx.Component) -> rx.Component:
     return rx.center(
         rx.card(
             rx.vstack(
@@ -72,7 +77,7 @@ def _auth_card(title: str, subtitle: str, form: rx.Component, footer: rx.Compone
             width="100%",
             max_width="26rem",
         ),
-        rx.box(rx.color_mode.button(), position="fixed", top="1rem", right="1rem"),
+        rx.box(theme_button(), position="fixed", top="1rem", right="1rem"),
         min_height="100vh",
         padding="1rem",
     )
@@ -128,7 +133,12 @@ def sign_in_page() -> rx.Component:
         rx.hstack(
             rx.link("Forgot your password?", href=routes.FORGOT_PASSWORD, size="2"),
             rx.spacer(),
-            rx.text("New here? ", rx.link("Create an account", href=routes.SIGN_UP), size="2"),
+            rx.text(
+                "New here? ",
+                # Underlined: a link inside a sentence must not be told apart by colour alone.
+                rx.link("Create an account", href=routes.SIGN_UP, underline="always"),
+                size="2",
+            ),
             width="100%",
             wrap="wrap",
         ),
@@ -204,5 +214,9 @@ def sign_up_page() -> rx.Component:
         method="post",
         width="100%",
     )
-    footer = rx.text("Already have an account? ", rx.link("Sign in", href=routes.SIGN_IN), size="2")
+    footer = rx.text(
+        "Already have an account? ",
+        rx.link("Sign in", href=routes.SIGN_IN, underline="always"),
+        size="2",
+    )
     return _auth_card("Create your account", "Start with free credits.", form, footer)
