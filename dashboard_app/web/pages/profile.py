@@ -19,6 +19,7 @@ from dashboard_app.web.auth_cookie import session_policy
 from dashboard_app.web.components.cards import page_heading
 from dashboard_app.web.components.forms import field_label, status_text
 from dashboard_app.web.components.native_form import native_form
+from dashboard_app.web.components.upload import labelled_upload
 from dashboard_app.web.layout import shell
 from dashboard_app.web.state.auth import AuthState, Viewer
 
@@ -332,18 +333,20 @@ def _details_card() -> rx.Component:
                 rx.heading("Dashboard settings", size="3", margin_top="0.5rem"),
                 rx.grid(
                     rx.vstack(
-                        field_label("Theme"),
+                        field_label("Theme", html_for="theme"),
                         rx.select(
                             ["system", "light", "dark"],
+                            id="theme",
                             name="theme",
                             default_value=ProfileState.theme,
                         ),
                         _error("theme"),
                     ),
                     rx.vstack(
-                        field_label("Default platform"),
+                        field_label("Default platform", html_for="default_platform"),
                         rx.select(
                             list(PLATFORM_LABELS.values()),
+                            id="default_platform",
                             name="default_platform",
                             default_value=ProfileState.platform_label,
                         ),
@@ -358,8 +361,12 @@ def _details_card() -> rx.Component:
                         rx.checkbox(
                             name="email_notifications",
                             default_checked=ProfileState.email_notifications,
+                            aria_labelledby="email-notifications-text",
                         ),
-                        rx.text("Email me when a job finishes or my balance runs low"),
+                        rx.text(
+                            "Email me when a job finishes or my balance runs low",
+                            id="email-notifications-text",
+                        ),
                         align="center",
                     ),
                 ),
@@ -397,7 +404,7 @@ def _avatar_card() -> rx.Component:
                 rx.avatar(
                     src=ProfileState.avatar_url, fallback="?", size="6", data_testid="avatar-image"
                 ),
-                rx.upload(
+                labelled_upload(
                     rx.vstack(
                         rx.button("Choose an image", variant="soft", type="button"),
                         rx.text("PNG, JPEG or WebP, up to 2 MB", size="1", color_scheme="gray"),
@@ -406,6 +413,7 @@ def _avatar_card() -> rx.Component:
                         ),
                     ),
                     id="avatar",
+                    label="Avatar image file",
                     max_files=1,
                     accept={
                         "image/png": [".png"],
