@@ -245,7 +245,10 @@ def _orders_table(rows: rx.Var) -> rx.Component:
                         ),
                         rx.table.cell(row["credits"], text_align="right"),
                         rx.table.cell(row["amount"], text_align="right"),
-                        rx.table.cell(rx.badge(row["status"], color_scheme=row["color"])),
+                        rx.table.cell(
+                            # High contrast: the soft badges' text is too pale in light mode.
+                            rx.badge(row["status"], color_scheme=row["color"], high_contrast=True)
+                        ),
                         data_testid="order-row",
                     ),
                 )

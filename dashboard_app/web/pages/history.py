@@ -158,7 +158,8 @@ def history_page() -> rx.Component:
                 FILTERS,
                 value=HistoryState.filter_label,
                 on_change=HistoryState.filter_by,
-                aria_label="Kind of entry",
+                # The select's own aria_label would land on its root, which renders nothing.
+                custom_attrs={"aria-label": "Kind of entry"},
                 data_testid="history-filter",
             ),
             rx.cond(HistoryState.error != "", rx.text(HistoryState.error, color_scheme="red")),

@@ -106,7 +106,7 @@ def _meter_row(meter: rx.Var) -> rx.Component:
             rx.text(meter["used"], color_scheme="gray", data_testid="meter-used"),
             width="100%",
         ),
-        rx.progress(value=meter["percent"].to(int), width="100%"),
+        rx.progress(value=meter["percent"].to(int), width="100%", aria_label=meter["label"]),
         width="100%",
         spacing="1",
     )
