@@ -2,9 +2,11 @@
 
 import reflex as rx
 
+from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
 from dashboard_app.web.api.app import build_api
 from dashboard_app.web.api.stripe_webhook import retry_stripe_events
+from dashboard_app.web.components.brand import head_components, social_preview_url
 from dashboard_app.web.pages.admin import AdminState, admin_page
 from dashboard_app.web.pages.billing import (
     BillingState,
@@ -28,48 +30,55 @@ from dashboard_app.web.pages.sign_in import (
 )
 from dashboard_app.web.state.auth import AuthState, PublicPageState
 
+PUBLIC_BASE_URL = get_settings().public_base_url
+
 app = rx.App(
     api_transformer=build_api(),
-    head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
+    head_components=[
+        rx.el.meta(name="viewport", content="width=device-width, initial-scale=1"),
+        *head_components(PUBLIC_BASE_URL),
+    ],
 )
 app.register_lifespan_task(retry_stripe_events)
 
-app.add_page(
-    sign_in_page, route=routes.SIGN_IN, title="Sign in", on_load=PublicPageState.open_sign_in
-)
-app.add_page(
-    sign_up_page, route=routes.SIGN_UP, title="Sign up", on_load=PublicPageState.open_sign_up
-)
-app.add_page(
+
+def add_page(component, **options) -> None:
+    """A page whose og:image is the link-preview image (Reflex's default is the favicon)."""
+    app.add_page(component, image=social_preview_url(PUBLIC_BASE_URL), **options)
+
+
+add_page(sign_in_page, route=routes.SIGN_IN, title="Sign in", on_load=PublicPageState.open_sign_in)
+add_page(sign_up_page, route=routes.SIGN_UP, title="Sign up", on_load=PublicPageState.open_sign_up)
+add_page(
     forgot_password_page,
     route=routes.FORGOT_PASSWORD,
     title="Forgot password",
     on_load=PublicPageState.open_public_page,
 )
-app.add_page(
+add_page(
     reset_password_page,
     route=routes.RESET_PASSWORD,
     title="Reset password",
     on_load=PublicPageState.open_public_page,
 )
-app.add_page(overview_page, route=routes.OVERVIEW, title="Overview", on_load=OverviewState.load)
-app.add_page(history_page, route=routes.CREDITS, title="Credit history", on_load=HistoryState.load)
-app.add_page(create_page, route=routes.CREATE, title="Create", on_load=AuthState.load)
-app.add_page(jobs_page, route=routes.JOBS, title="Jobs", on_load=AuthState.load)
-app.add_page(library_page, route=routes.LIBRARY, title="Library", on_load=AuthState.load)
-app.add_page(billing_page, route=routes.BILLING, title="Billing", on_load=BillingState.load)
-app.add_page(
+add_page(overview_page, route=routes.OVERVIEW, title="Overview", on_load=OverviewState.load)
+add_page(history_page, route=routes.CREDITS, title="Credit history", on_load=HistoryState.load)
+add_page(create_page, route=routes.CREATE, title="Create", on_load=AuthState.load)
+add_page(jobs_page, route=routes.JOBS, title="Jobs", on_load=AuthState.load)
+add_page(library_page, route=routes.LIBRARY, title="Library", on_load=AuthState.load)
+add_page(billing_page, route=routes.BILLING, title="Billing", on_load=BillingState.load)
+add_page(
     checkout_success_page,
     route=routes.BILLING_SUCCESS,
     title="Checkout",
     on_load=CheckoutSuccessState.load,
 )
-app.add_page(orders_page, route=routes.ORDERS, title="Orders", on_load=OrdersState.load)
-app.add_page(
+add_page(orders_page, route=routes.ORDERS, title="Orders", on_load=OrdersState.load)
+add_page(
     order_detail_page,
     route=routes.ORDERS + "/[order_id]",
     title="Order",
     on_load=OrderDetailState.load,
 )
-app.add_page(profile_page, route=routes.PROFILE, title="Profile", on_load=ProfileState.load)
-app.add_page(admin_page, route=routes.ADMIN, title="Admin", on_load=AdminState.load)
+add_page(profile_page, route=routes.PROFILE, title="Profile", on_load=ProfileState.load)
+add_page(admin_page, route=routes.ADMIN, title="Admin", on_load=AdminState.load)

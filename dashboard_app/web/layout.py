@@ -6,6 +6,7 @@ import reflex as rx
 from reflex_base.style import set_color_mode
 
 from dashboard_app.web import routes
+from dashboard_app.web.components.brand import logo
 from dashboard_app.web.components.native_form import native_form
 from dashboard_app.web.components.theme import theme_button
 from dashboard_app.web.state.auth import AuthState
@@ -59,7 +60,7 @@ def _nav_list() -> rx.Component:
 
 def _brand() -> rx.Component:
     return rx.hstack(
-        rx.icon("sparkles", color=rx.color("accent", 9)),
+        logo(),
         rx.heading("Dashboard", size="5"),
         align="center",
         spacing="2",

@@ -36,6 +36,11 @@ API_EXPORT = "/account/export"
 API_DELETE_ACCOUNT = "/account/delete"
 API_STRIPE_WEBHOOK = "/api/stripe/webhook"
 
+# Files Reflex serves from assets/.
+FAVICON = "/favicon.ico"
+LOGO = "/logo.svg"
+SOCIAL_PREVIEW = "/social-preview.png"
+
 PUBLIC_PAGES = frozenset({SIGN_IN, SIGN_UP, FORGOT_PASSWORD, RESET_PASSWORD})
 
 

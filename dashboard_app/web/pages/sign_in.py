@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from dashboard_app.web import routes
+from dashboard_app.web.components.brand import logo
 from dashboard_app.web.components.forms import field_label
 from dashboard_app.web.components.native_form import native_form
 from dashboard_app.web.components.theme import theme_button
@@ -64,7 +65,7 @@ def _auth_page(title: str, subtitle: str, form: rx.Component, footer: rx.Compone
     return rx.center(
         rx.card(
             rx.vstack(
-                rx.hstack(rx.icon("sparkles"), rx.heading(title, size="6"), align="center"),
+                rx.hstack(logo(), rx.heading(title, size="6"), align="center"),
                 rx.text(subtitle, color_scheme="gray"),
                 _notice_callout(),
                 _error_callout(),
