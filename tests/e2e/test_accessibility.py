@@ -8,7 +8,8 @@ fails `test_every_registered_page_is_checked` until it gets one.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,34 +212,62 @@ def describe(violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
+@contextmanager
+def themed_page(browser, app, theme: str, **options) -> Iterator[Page]:
+    """A fresh browser (no cookies) that prefers `theme`, with motion reduced."""
+    context = browser.new_context(
+        base_url=app.base_url, color_scheme=theme, reduced_motion="reduce", **options
+    )
+    context.set_default_timeout(20_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def sign_in_as(page: Page, cast: Cast, who: str) -> None:
+    if who == "visitor":
+        return
+    sign_in(page, cast.member_email if who == "member" else cast.admin_email, DEFAULT_PASSWORD)
+    expect(page.get_by_test_id("header-credits")).to_be_visible(timeout=READY_MS)
+
+
+def check_page(page: Page, theme: str, where: str) -> None:
+    """Once no spinner is left and the theme is applied: no critical or serious violation,
+    and a main landmark."""
+    expect(page.locator(".rt-Spinner")).to_have_count(0, timeout=READY_MS)
+    expect(page.locator("html")).to_have_class(re.compile(rf"\b{theme}\b"), timeout=READY_MS)
+    violations = axe_violations(page)
+    blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+    assert not blocking, (
+        f"axe-core found {len(blocking)} critical or serious violation(s) on {where}, "
+        f"{theme} theme:\n{describe(blocking)}"
+    )
+    missing_main = [v for v in violations if v["id"] == "landmark-one-main"]
+    assert not missing_main, f"{where} ({theme}) has no main landmark:\n{describe(missing_main)}"
+
+
 @pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("route", sorted(PAGES))
 def test_page_has_no_serious_accessibility_violations(
     browser, app, cast: Cast, route: str, theme: str
 ) -> None:
     visit = PAGES[route]
-    context = browser.new_context(
-        base_url=app.base_url, color_scheme=theme, reduced_motion="reduce"
-    )
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    try:
-        if visit.who != "visitor":
-            email = cast.member_email if visit.who == "member" else cast.admin_email
-            sign_in(page, email, DEFAULT_PASSWORD)
-            expect(page.get_by_test_id("header-credits")).to_be_visible(timeout=READY_MS)
+    with themed_page(browser, app, theme) as page:
+        sign_in_as(page, cast, visit.who)
         page.goto(visit.path(cast))
-        # Rendered: the page's data is in, no spinner is left, and the theme is applied.
-        visit.ready(page, cast)
-        expect(page.locator(".rt-Spinner")).to_have_count(0, timeout=READY_MS)
-        expect(page.locator("html")).to_have_class(re.compile(rf"\b{theme}\b"), timeout=READY_MS)
-        violations = axe_violations(page)
-    finally:
-        context.close()
-    blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
-    assert not blocking, (
-        f"axe-core found {len(blocking)} critical or serious violation(s) on {route} "
-        f"({visit.who}, {theme} theme):\n{describe(blocking)}"
-    )
-    missing_main = [v for v in violations if v["id"] == "landmark-one-main"]
-    assert not missing_main, f"{route} ({theme}) has no main landmark:\n{describe(missing_main)}"
+        visit.ready(page, cast)  # the page's data is in
+        check_page(page, theme, f"{route} ({visit.who})")
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_the_phone_menu_has_no_serious_accessibility_violations(
+    browser, app, cast: Cast, theme: str
+) -> None:
+    with themed_page(browser, app, theme, viewport={"width": 390, "height": 844}) as page:
+        sign_in_as(page, cast, "member")
+        page.get_by_role("button", name="Open menu").click()
+        expect(page.get_by_role("dialog").get_by_test_id("nav-profile")).to_be_visible(
+            timeout=READY_MS
+        )
+        check_page(page, theme, "the phone menu (member)")
