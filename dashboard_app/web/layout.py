@@ -108,6 +108,7 @@ def mobile_menu() -> rx.Component:
                     height="100%",
                     width="16rem",
                     background=rx.color("gray", 1),
+                    aria_label="Menu",
                 ),
             ),
             direction="left",
