@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,9 @@ from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from dashboard_app.db import session_scope
-from dashboard_app.models import Order
+from dashboard_app.domain.catalog import get_catalog
+from dashboard_app.domain.plans import sync_plans
+from dashboard_app.models import Order, Subscription, User
 from dashboard_app.models.base import utcnow
 from tests.e2e.helpers import sign_in
 from tests.factories import DEFAULT_PASSWORD, create_member
@@ -210,6 +213,46 @@ def describe(violations: list[dict]) -> str:
             )
             lines.append(f"    {target}   {node['html'][:160]}")
     return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def newcomer(app) -> str:
+    """A member with an unconfirmed email, a low balance and a subscription payment that
+    failed: the warnings every page and the billing page show."""
+    member = create_member(app.engine, display_name="New Member", credits_granted=5)
+    with session_scope(app.engine) as session:
+        sync_plans(session=session, catalog=get_catalog())
+        session.get(User, member.id).email_verified_at = None
+        session.add(
+            Subscription(
+                user_id=member.id,
+                plan_code="pro",
+                status="past_due",
+                current_period_end=utcnow() + timedelta(days=20),
+            )
+        )
+    return member.email
+
+
+# Pages again, showing their notices and warnings instead of their usual content.
+WARNINGS = {
+    "/?notice=verify_sent": ("page-notice", "unverified-banner", "low-balance"),
+    "/billing": ("past-due", "unverified-banner"),
+}
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("path", sorted(WARNINGS))
+def test_notices_and_warnings_have_no_serious_accessibility_violations(
+    browser, app, newcomer: str, path: str, theme: str
+) -> None:
+    with themed_page(browser, app, theme) as page:
+        sign_in(page, newcomer, DEFAULT_PASSWORD)
+        expect(page.get_by_test_id("header-credits")).to_be_visible(timeout=READY_MS)
+        page.goto(path)
+        for testid in WARNINGS[path]:
+            expect(page.get_by_test_id(testid)).to_be_visible(timeout=READY_MS)
+        check_page(page, theme, f"{path} (member with warnings)")
 
 
 @contextmanager
