@@ -200,7 +200,13 @@ def banners() -> rx.Component:
                         ".",
                     ),
                     native_form(
-                        rx.button("Send it again", variant="soft", size="1", type="submit"),
+                        rx.button(
+                            "Send it again",
+                            variant="soft",
+                            size="1",
+                            type="submit",
+                            high_contrast=True,
+                        ),
                         action=routes.API_RESEND_VERIFICATION,
                         method="post",
                     ),
@@ -209,6 +215,8 @@ def banners() -> rx.Component:
                 ),
                 icon="mail",
                 color_scheme="amber",
+                # Amber text on amber is too pale in the light theme.
+                high_contrast=True,
                 data_testid="unverified-banner",
                 width="100%",
             ),

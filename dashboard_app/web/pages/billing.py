@@ -271,6 +271,7 @@ def billing_page() -> rx.Component:
                 "`python -m dashboard_app stripe sync-catalog`, and restart (see the README).",
                 icon="info",
                 color_scheme="amber",
+                high_contrast=True,  # amber text on amber is too pale in the light theme
                 data_testid="payments-not-configured",
             ),
         ),

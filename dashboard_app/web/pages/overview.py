@@ -86,12 +86,19 @@ def _low_balance_warning() -> rx.Component:
         rx.callout(
             rx.hstack(
                 rx.text("Your balance is running low."),
-                rx.link("Buy credits", href=routes.BILLING, weight="bold"),
+                rx.link(
+                    "Buy credits",
+                    href=routes.BILLING,
+                    weight="bold",
+                    high_contrast=True,
+                    underline="always",
+                ),
                 spacing="2",
                 wrap="wrap",
             ),
             icon="triangle-alert",
             color_scheme="amber",
+            high_contrast=True,  # amber text on amber is too pale in the light theme
             data_testid="low-balance",
             width="100%",
         ),
