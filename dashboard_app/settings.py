@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     oidc_client_secret: SecretStr | None = None
     oidc_provider_name: str = "Single sign-on"
 
-    # Outgoing mail; without a host, mail is written to data/outbox/.
+    # Outgoing mail; without a host, mail is written to data/outbox/ (refused in production).
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None
@@ -119,6 +119,16 @@ class Settings(BaseSettings):
         key_file.write_text(generated)
         key_file.chmod(0o600)
         return generated
+
+    def check_start_up(self) -> None:
+        """Refuse settings the server must not start with (raises SettingsError)."""
+        self.resolved_secret_key()
+        if self.is_production and not (self.smtp_host or "").strip():
+            raise SettingsError(
+                "SMTP_HOST is not set, and APP_ENV=production. Members could not receive "
+                "verification, password reset or email change links: set SMTP_HOST (and "
+                "SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD, MAIL_FROM) to your mail server."
+            )
 
 
 @lru_cache
