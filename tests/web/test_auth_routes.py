@@ -2,12 +2,57 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from dashboard_app.models import User, UserSession
+from dashboard_app.settings import get_settings
+from dashboard_app.web.api.app import build_api
 from dashboard_app.web.routes import safe_next
 from tests.factories import DEFAULT_PASSWORD, count_rows, create_member, unique_email
+from tests.support.servers import free_port
+
+
+@dataclass
+class InProcessRoutes:
+    """The server routes run in this process, reached over httpx's ASGI transport from a
+    client address of the test's choosing."""
+
+    def request(
+        self, method: str, path: str, *, client: str = "127.0.0.1", **kwargs
+    ) -> httpx.Response:
+        async def send() -> httpx.Response:
+            transport = httpx.ASGITransport(app=build_api(), client=(client, 50000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                return await c.request(method, path, **kwargs)
+
+        return asyncio.run(send())
+
+    def get(self, path: str, **kwargs) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+
+@pytest.fixture
+def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """The server routes in this process, with some settings changed for the test."""
+
+    def apply(**values: str) -> InProcessRoutes:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        return InProcessRoutes()
+
+    yield apply
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 @pytest.mark.parametrize(
@@ -87,3 +132,15 @@ def test_bad_sign_up_input_is_refused_and_creates_nothing(app, email, password, 
 def test_health_check_reports_the_database(app) -> None:
     response = httpx.get(app.url("/healthz"))
     assert response.json() == {"status": "ok"}
+
+
+def test_health_check_hides_the_database_error_and_logs_it(configure) -> None:
+    port = free_port()  # nothing listens there
+    client = configure(DATABASE_URL=f"postgresql://dash:hunter2@127.0.0.1:{port}/nowhere")
+    with capture_logs() as logs:
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "error", "database": "unavailable"}
+    assert str(port) not in response.text and "127.0.0.1" not in response.text
+    failures = [entry for entry in logs if entry["event"] == "health check failed"]
+    assert len(failures) == 1 and str(port) in failures[0]["error"]
