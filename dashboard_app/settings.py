@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("")
     public_base_url: str = "http://localhost:3000"
     catalog_file: Path | None = None  # default: catalog.toml at the project root
+    # Reverse proxies in front of the app that append the client's address to X-Forwarded-For;
+    # 0 means clients connect directly and the header is ignored.
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
 
     # Sessions: idle and absolute lifetimes.
     session_idle_minutes: int = Field(default=60 * 24 * 3, gt=0)

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from sqlmodel import select
 from structlog.testing import capture_logs
 
+from dashboard_app.db import build_engine, session_scope
 from dashboard_app.models import User, UserSession
 from dashboard_app.settings import get_settings
 from dashboard_app.web.api.app import build_api
+from dashboard_app.web.client_address import router_client_ip
 from dashboard_app.web.routes import safe_next
 from tests.factories import DEFAULT_PASSWORD, count_rows, create_member, unique_email
 from tests.support.servers import free_port
@@ -144,3 +147,85 @@ def test_health_check_hides_the_database_error_and_logs_it(configure) -> None:
     assert str(port) not in response.text and "127.0.0.1" not in response.text
     failures = [entry for entry in logs if entry["event"] == "health check failed"]
     assert len(failures) == 1 and str(port) in failures[0]["error"]
+
+
+# --- The client's address behind proxies ---------------------------------------------------------
+
+SPOOFED = "198.51.100.66"  # what a client writes into X-Forwarded-For itself
+CLIENT = "203.0.113.9"  # the client's real address, as the first proxy saw it
+
+
+def session_address(engine, user_id: int) -> str:
+    with session_scope(engine) as session:
+        return session.exec(
+            select(UserSession.ip_address).where(UserSession.user_id == user_id)
+        ).one()
+
+
+def test_a_spoofed_forwarded_for_header_is_ignored_by_the_running_app(app) -> None:
+    member = create_member(app.engine)
+    response = httpx.post(
+        app.url("/auth/sign-in"),
+        data={"email": member.email, "password": DEFAULT_PASSWORD},
+        headers={"X-Forwarded-For": SPOOFED},
+    )
+    assert response.status_code == 303 and "dash_session=" in response.headers["set-cookie"]
+    assert session_address(app.engine, member.id) == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("hops", "peer", "forwarded_for", "expected"),
+    [
+        # No trusted proxy: the header is the client's own words; the peer is the client.
+        (0, CLIENT, SPOOFED, CLIENT),
+        # One proxy (at 10.0.0.1) appended the address it was reached from.
+        (1, "10.0.0.1", f"{SPOOFED}, {CLIENT}", CLIENT),
+        # Two proxies: the outer one appended the client, the inner one the outer proxy.
+        (2, "10.0.0.2", f"{SPOOFED}, {CLIENT}, 10.0.0.1", CLIENT),
+        # Fewer entries than trusted hops, or garbage: the peer, never a client-chosen value.
+        (2, "10.0.0.2", CLIENT, "10.0.0.2"),
+        (1, "10.0.0.1", "not-an-address", "10.0.0.1"),
+    ],
+)
+def test_server_routes_take_the_client_address_from_trusted_proxies_only(
+    configure, db_url, hops, peer, forwarded_for, expected
+) -> None:
+    routes = configure(DATABASE_URL=db_url, TRUSTED_PROXY_HOPS=str(hops))
+    engine = build_engine(db_url)
+    try:
+        member = create_member(engine)
+        response = routes.post(
+            "/auth/sign-in",
+            data={"email": member.email, "password": DEFAULT_PASSWORD},
+            headers={"X-Forwarded-For": forwarded_for},
+            client=peer,
+        )
+        assert response.status_code == 303 and "dash_session=" in response.headers["set-cookie"]
+        assert session_address(engine, member.id) == expected
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("hops", "peer", "forwarded_for", "expected"),
+    [
+        (0, CLIENT, SPOOFED, CLIENT),
+        (1, "10.0.0.1", f"{SPOOFED}, {CLIENT}", CLIENT),
+        (2, "10.0.0.2", f"{SPOOFED}, {CLIENT}, 10.0.0.1", CLIENT),
+    ],
+)
+def test_reflex_states_take_the_client_address_the_same_way(
+    configure, hops, peer, forwarded_for, expected
+) -> None:
+    from reflex.istate.data import RouterData
+
+    configure(TRUSTED_PROXY_HOPS=str(hops))
+    # The router data Reflex builds for an event from the socket's connection.
+    router = RouterData.from_router_data(
+        {
+            "ip": peer,
+            "headers": {"x-forwarded-for": forwarded_for, "asgi-scope-client": peer},
+            "pathname": "/profile",
+        }
+    )
+    assert router_client_ip(router) == expected

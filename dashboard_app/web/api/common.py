@@ -21,6 +21,7 @@ from dashboard_app.web.auth_cookie import (
     session_policy,
     token_from_cookie_header,
 )
+from dashboard_app.web.client_address import request_client_ip
 from dashboard_app.web.signing import sign
 
 MAX_FORM_FIELD = 1024
@@ -28,7 +29,9 @@ log = structlog.get_logger(__name__)
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+    """The client's address, honouring TRUSTED_PROXY_HOPS (see web/client_address.py)."""
+    peer = request.client.host if request.client else ""
+    return request_client_ip(peer, request.headers.getlist("x-forwarded-for"))
 
 
 def same_origin(request: Request) -> bool:

@@ -16,6 +16,7 @@ from dashboard_app.web import routes
 from dashboard_app.web.api.common import absolute_url, deliver
 from dashboard_app.web.api.mails import email_change_mail
 from dashboard_app.web.auth_cookie import session_policy
+from dashboard_app.web.client_address import router_client_ip
 from dashboard_app.web.components.cards import page_heading
 from dashboard_app.web.components.forms import field_label, status_text
 from dashboard_app.web.components.native_form import native_form
@@ -165,7 +166,7 @@ class ProfileState(AuthState):
                     session=session,
                     user=user,
                     changes=changes,
-                    ip_address=self.router.session.client_ip,
+                    ip_address=router_client_ip(self.router),
                 )
 
         try:
