@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -15,10 +17,17 @@ from dashboard_app.domain.errors import AuthenticationFailed, EmailTaken, Invali
 from dashboard_app.domain.sign_in_limits import (
     SignInLimits,
     SignInRefused,
-    check_sign_in,
-    record_sign_in,
+    begin_sign_in,
+    finish_sign_in,
 )
-from dashboard_app.models import AuditEntry, OAuthIdentity, Profile, User, UserSession
+from dashboard_app.models import (
+    AuditEntry,
+    OAuthIdentity,
+    Profile,
+    SignInAttempt,
+    User,
+    UserSession,
+)
 from dashboard_app.models.base import utcnow
 from tests.factories import DEFAULT_PASSWORD, count_rows, create_member
 
@@ -143,67 +152,131 @@ def test_an_email_change_waits_for_the_new_address(engine) -> None:
         assert session.get(User, member.id).email == "new@example.com"
 
 
+SECRET = "t" * 48
+
+
+def failed_attempt(session, email: str, ip: str, at) -> float:
+    """One wrong password: take a place, then record the failure; the delay it was given."""
+    ticket = begin_sign_in(
+        session=session, email=email, ip_address=ip, limits=LIMITS, secret=SECRET, now=at
+    )
+    user = accounts.find_user_by_email(session=session, email=email)
+    finish_sign_in(
+        session=session,
+        ticket=ticket,
+        password_matched=False,
+        limits=LIMITS,
+        user_id=user.id if user else None,
+    )
+    return ticket.delay
+
+
 def test_failed_sign_ins_are_slowed_then_refused_then_forgiven(engine) -> None:
     member = create_member(engine)
     now = utcnow()
-    delays = []
     with session_scope(engine) as session:
-        for i in range(10):
-            at = now + timedelta(seconds=i)
-            delays.append(
-                check_sign_in(
-                    session=session,
-                    email=member.email,
-                    ip_address="10.0.0.1",
-                    limits=LIMITS,
-                    now=at,
-                )
-            )
-            record_sign_in(
-                session=session,
-                email=member.email,
-                ip_address="10.0.0.1",
-                succeeded=False,
-                limits=LIMITS,
-                user_id=member.id,
-                now=at,
-            )
+        delays = [
+            failed_attempt(session, member.email, "10.0.0.1", now + timedelta(seconds=i))
+            for i in range(10)
+        ]
     assert delays == [0, 0, 0, 1, 2, 4, 8, 8, 8, 8]
     with session_scope(engine) as session:
         with pytest.raises(SignInRefused, match="Try again after"):
-            check_sign_in(
+            begin_sign_in(
                 session=session,
-                email=member.email,
+                email=member.email.upper(),
                 ip_address="10.0.0.2",
                 limits=LIMITS,
+                secret=SECRET,
                 now=now + timedelta(minutes=5),
             )
         # Another account from the same address is not locked by this one's failures.
-        assert (
-            check_sign_in(
-                session=session,
-                email="other@example.com",
-                ip_address="10.0.0.1",
-                limits=LIMITS,
-                now=now + timedelta(minutes=5),
-            )
-            == 0
+        other = begin_sign_in(
+            session=session,
+            email="other@example.com",
+            ip_address="10.0.0.1",
+            limits=LIMITS,
+            secret=SECRET,
+            now=now + timedelta(minutes=5),
         )
+        assert other.delay == 0
         # The window passes.
-        assert (
-            check_sign_in(
-                session=session,
-                email=member.email,
-                ip_address="10.0.0.1",
-                limits=LIMITS,
-                now=now + timedelta(minutes=16),
-            )
-            == 0
+        later = begin_sign_in(
+            session=session,
+            email=member.email,
+            ip_address="10.0.0.1",
+            limits=LIMITS,
+            secret=SECRET,
+            now=now + timedelta(minutes=16),
         )
+        assert later.delay == 0
         bursts = session.exec(
             select(AuditEntry).where(AuditEntry.action == "sign_in.failure_burst")
         ).all()
         assert len(bursts) == 1 and bursts[0].subject_user_id == member.id
+
+
+def test_a_right_password_is_not_counted_as_a_failure(engine) -> None:
+    member = create_member(engine)
+    with session_scope(engine) as session:
+        for _ in range(LIMITS.lock_after - 1):
+            failed_attempt(session, member.email, "10.0.0.1", utcnow())
+        ticket = begin_sign_in(
+            session=session,
+            email=member.email,
+            ip_address="10.0.0.1",
+            limits=LIMITS,
+            secret=SECRET,
+        )
+        finish_sign_in(session=session, ticket=ticket, password_matched=True, limits=LIMITS)
+    with session_scope(engine) as session:
+        # Nine failures and a success: one more try is still allowed.
+        begin_sign_in(
+            session=session,
+            email=member.email,
+            ip_address="10.0.0.1",
+            limits=LIMITS,
+            secret=SECRET,
+        )
+
+
+def test_parallel_attempts_take_at_most_lock_after_places(engine) -> None:
+    member = create_member(engine)
+    tries = LIMITS.lock_after + 6
+    start = threading.Barrier(tries)
+
+    def attempt(n: int) -> str:
+        start.wait()
+        try:
+            with session_scope(engine) as session:
+                begin_sign_in(
+                    session=session,
+                    email=member.email,
+                    ip_address=f"10.0.1.{n}",
+                    limits=LIMITS,
+                    secret=SECRET,
+                )
+        except SignInRefused:
+            return "refused"
+        return "checked"
+
+    with ThreadPoolExecutor(max_workers=tries) as pool:
+        outcomes = list(pool.map(attempt, range(tries)))
+    assert outcomes.count("checked") == LIMITS.lock_after
+    assert outcomes.count("refused") == tries - LIMITS.lock_after
+
+
+def test_sign_in_attempts_keep_no_email_or_address(engine) -> None:
+    member = create_member(engine)
+    with session_scope(engine) as session:
+        failed_attempt(session, member.email, "192.0.2.77", utcnow())
+        failed_attempt(session, "unknown-person@example.com", "192.0.2.77", utcnow())
+    with session_scope(engine) as session:
+        rows = [row.model_dump() for row in session.exec(select(SignInAttempt))]
+    assert len(rows) == 2
+    stored = repr(rows).lower()
+    for value in (member.email, "unknown-person", "192.0.2.77"):
+        assert value.lower() not in stored
 
 
 def test_single_sign_on_creates_links_and_refuses_by_the_rules(engine) -> None:

@@ -229,3 +229,38 @@ def test_reflex_states_take_the_client_address_the_same_way(
         }
     )
     assert router_client_ip(router) == expected
+
+
+# --- Sign-in throttling ------------------------------------------------------------------------
+
+
+def test_parallel_wrong_guesses_get_at_most_lock_after_password_checks(app) -> None:
+    member = create_member(app.engine)
+    lock_after = 10  # the app runs with the default SIGN_IN_LOCK_AFTER
+    guesses = lock_after + 5
+
+    async def guess_all() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=guesses)
+        async with httpx.AsyncClient(base_url=app.base_url, limits=limits, timeout=60) as client:
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        "/auth/sign-in",
+                        data={"email": member.email, "password": f"wrong guess {n}!"},
+                    )
+                    for n in range(guesses)
+                )
+            )
+
+    locations = [response.headers["location"] for response in asyncio.run(guess_all())]
+    # A guess whose password was checked is told the credentials do not match; the others
+    # are refused before any check, with the time the lock ends.
+    checked = [location for location in locations if "error=credentials" in location]
+    refused = [location for location in locations if "message=" in location]
+    assert len(checked) + len(refused) == guesses
+    assert 1 <= len(checked) <= lock_after
+    # The right password is refused now too.
+    right = httpx.post(
+        app.url("/auth/sign-in"), data={"email": member.email, "password": DEFAULT_PASSWORD}
+    )
+    assert "message=" in right.headers["location"] and "set-cookie" not in right.headers

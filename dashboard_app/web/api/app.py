@@ -21,7 +21,12 @@ from dashboard_app.domain.errors import (
     DomainError,
     EmailTaken,
 )
-from dashboard_app.domain.sign_in_limits import SignInRefused, check_sign_in, record_sign_in
+from dashboard_app.domain.sign_in_limits import (
+    SignInRefused,
+    SignInTicket,
+    begin_sign_in,
+    finish_sign_in,
+)
 from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
 from dashboard_app.web.api import sso
@@ -51,17 +56,21 @@ async def sign_in(request: Request) -> Response:
     if fields is None or not same_origin(request):
         return redirect(routes.sign_in_url(next_path, error="invalid_request"))
     email, ip, limits = fields["email"].strip().lower(), client_ip(request), sign_in_limits()
+    secret = session_policy().secret_key
 
-    def check() -> float:
+    def take_place() -> SignInTicket:
+        # Committed before the password is checked, so parallel guesses each take a place.
         with session_scope() as session:
-            return check_sign_in(session=session, email=email, ip_address=ip, limits=limits)
+            return begin_sign_in(
+                session=session, email=email, ip_address=ip, limits=limits, secret=secret
+            )
 
     try:
-        delay = await run_in_threadpool(check)
+        ticket = await run_in_threadpool(take_place)
     except SignInRefused as refused:
         return redirect(routes.sign_in_url(next_path, message=message_param(refused.message)))
-    if delay:
-        await asyncio.sleep(delay)  # repeated failures are deliberately slowed down
+    if ticket.delay:
+        await asyncio.sleep(ticket.delay)  # repeated failures are deliberately slowed down
 
     def work() -> str | DomainError:
         with session_scope() as session:
@@ -70,26 +79,20 @@ async def sign_in(request: Request) -> Response:
                     session=session, email=email, password=fields["password"]
                 )
             except AccountSuspended as suspended:
+                finish_sign_in(session=session, ticket=ticket, password_matched=True, limits=limits)
                 return suspended
             except AuthenticationFailed as failed:
                 found = accounts.find_user_by_email(session=session, email=email)
-                record_sign_in(
+                finish_sign_in(
                     session=session,
-                    email=email,
-                    ip_address=ip,
-                    succeeded=False,
+                    ticket=ticket,
+                    password_matched=False,
                     limits=limits,
                     user_id=found.id if found else None,
+                    ip_address=ip,
                 )
                 return failed
-            record_sign_in(
-                session=session,
-                email=email,
-                ip_address=ip,
-                succeeded=True,
-                limits=limits,
-                user_id=user.id,
-            )
+            finish_sign_in(session=session, ticket=ticket, password_matched=True, limits=limits)
             return accounts.start_session(
                 session=session,
                 user=user,
