@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     sign_in_lock_after: int = Field(default=10, gt=0)
     sign_in_lock_address_after: int = Field(default=50, gt=0)
 
+    # Mail members can ask for again (password reset, verification, email change), counted per
+    # recipient address and per member: this many per window, and per day.
+    mail_limit_per_window: int = Field(default=3, gt=0)
+    mail_limit_window_minutes: int = Field(default=15, gt=0)
+    mail_limit_per_day: int = Field(default=10, gt=0)
+
     # Stripe (test-mode keys in development; see README).
     stripe_secret_key: SecretStr | None = None
     stripe_publishable_key: str | None = None

@@ -14,6 +14,7 @@ from sqlmodel import select
 from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, links, profiles
 from dashboard_app.domain.errors import AuthenticationFailed, EmailTaken, InvalidInput
+from dashboard_app.domain.rate_limits import RateLimited
 from dashboard_app.domain.sign_in_limits import (
     SignInLimits,
     SignInRefused,
@@ -150,6 +151,78 @@ def test_an_email_change_waits_for_the_new_address(engine) -> None:
         links.confirm_email_change(session=session, raw=raw, policy=POLICY)
     with session_scope(engine) as session:
         assert session.get(User, member.id).email == "new@example.com"
+
+
+def test_reset_mail_is_limited_three_per_quarter_hour_and_ten_a_day(engine) -> None:
+    member = create_member(engine)
+    start = utcnow()
+
+    def ask(minutes: float):  # type: ignore[no-untyped-def]
+        with session_scope(engine) as session:
+            return links.request_password_reset(
+                session=session,
+                email=member.email,
+                policy=POLICY,
+                now=start + timedelta(minutes=minutes),
+            )
+
+    for minute in (0, 1, 2):
+        assert ask(minute) is not None
+    with pytest.raises(RateLimited, match="Try again after"):
+        ask(5)
+    # Each quarter of an hour allows three more, up to ten in a day.
+    for minute in (16, 17, 18, 32, 33, 34, 48):
+        assert ask(minute) is not None
+    with pytest.raises(RateLimited) as limited:
+        ask(64)
+    assert limited.value.retry_at == start + timedelta(days=1)
+    assert ask(24 * 60 + 1) is not None
+
+
+def test_email_change_mail_is_limited_per_member_and_per_new_address(engine) -> None:
+    member = create_member(engine)
+    with session_scope(engine) as session:
+        user = session.get(User, member.id)
+        for n in range(3):
+            links.request_email_change(
+                session=session, user=user, new_email=f"new-{n}@example.com", policy=POLICY
+            )
+    with pytest.raises(RateLimited, match="Try again after"), session_scope(engine) as session:
+        links.request_email_change(
+            session=session,
+            user=session.get(User, member.id),
+            new_email="new-3@example.com",
+            policy=POLICY,
+        )
+    # One address cannot be flooded by several members either.
+    for _ in range(3):
+        with session_scope(engine) as session:
+            other = session.get(User, create_member(engine).id)
+            links.request_email_change(
+                session=session, user=other, new_email="victim@example.com", policy=POLICY
+            )
+    with pytest.raises(RateLimited), session_scope(engine) as session:
+        links.request_email_change(
+            session=session,
+            user=session.get(User, create_member(engine).id),
+            new_email="Victim@Example.com",
+            policy=POLICY,
+        )
+
+
+def test_verification_mail_is_limited_per_member(engine) -> None:
+    member = create_member(engine)
+    with session_scope(engine) as session:
+        user = session.get(User, member.id)
+        user.email_verified_at = None
+        tokens = [
+            links.request_verification(session=session, user=user, policy=POLICY) for _ in range(3)
+        ]
+    assert len(set(tokens)) == 3
+    with pytest.raises(RateLimited, match="Try again after"), session_scope(engine) as session:
+        links.request_verification(
+            session=session, user=session.get(User, member.id), policy=POLICY
+        )
 
 
 SECRET = "t" * 48

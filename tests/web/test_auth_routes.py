@@ -264,3 +264,21 @@ def test_parallel_wrong_guesses_get_at_most_lock_after_password_checks(app) -> N
         app.url("/auth/sign-in"), data={"email": member.email, "password": DEFAULT_PASSWORD}
     )
     assert "message=" in right.headers["location"] and "set-cookie" not in right.headers
+
+
+# --- Mail limits -------------------------------------------------------------------------------
+
+
+def test_the_fourth_reset_request_in_a_quarter_hour_sends_no_mail_and_looks_the_same(
+    app, mail
+) -> None:
+    member = create_member(app.engine)
+    answers = [
+        httpx.post(app.url("/auth/forgot-password"), data={"email": member.email}) for _ in range(4)
+    ]
+    assert {(a.status_code, a.headers["location"]) for a in answers} == {
+        (303, "/sign-in?notice=reset_sent")
+    }
+    # Mail is handed to the SMTP server before the answer, so three have arrived by now.
+    mail.wait_for(member.email, "Reset your password", count=3)
+    assert len(mail.messages_to(member.email)) == 3

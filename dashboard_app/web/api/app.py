@@ -21,6 +21,7 @@ from dashboard_app.domain.errors import (
     DomainError,
     EmailTaken,
 )
+from dashboard_app.domain.rate_limits import RateLimited
 from dashboard_app.domain.sign_in_limits import (
     SignInRefused,
     SignInTicket,
@@ -37,6 +38,7 @@ from dashboard_app.web.api.common import (
     deliver,
     form_fields,
     log,
+    mail_windows,
     message_param,
     redirect,
     request_token,
@@ -183,11 +185,14 @@ async def resend_verification(request: Request) -> Response:
             user = accounts.get_user(session=session, user_id=member.user.id)
             if user.email_verified_at is not None:
                 return None
-            return user.email, links.issue_token(
-                session=session, user=user, purpose="verify_email", policy=session_policy()
+            return user.email, links.request_verification(
+                session=session, user=user, policy=session_policy(), windows=mail_windows()
             )
 
-    found = await run_in_threadpool(work)
+    try:
+        found = await run_in_threadpool(work)
+    except RateLimited as limited:
+        return redirect(routes.with_message(routes.OVERVIEW, message_param(limited.message)))
     if found is None:
         return redirect(routes.with_notice(routes.OVERVIEW, "email_verified"))
     link = absolute_url(routes.verify_email_path(found[1]))
@@ -203,15 +208,21 @@ async def forgot_password(request: Request) -> Response:
     def work() -> tuple[str, str] | None:
         with session_scope() as session:
             found = links.request_password_reset(
-                session=session, email=fields["email"], policy=session_policy()
+                session=session,
+                email=fields["email"],
+                policy=session_policy(),
+                windows=mail_windows(),
             )
             return (found[0].email, found[1]) if found else None
 
-    found = await run_in_threadpool(work)
+    try:
+        found = await run_in_threadpool(work)
+    except RateLimited:
+        found = None  # nothing sent, and nothing said: the answer must not tell accounts apart
     if found is not None:
         link = absolute_url(routes.reset_password_path(found[1]))
         await deliver(password_reset_mail(found[0], link))
-    # The same answer whether or not the account exists.
+    # The same answer whether or not the account exists, and whether or not mail was sent.
     return redirect(routes.with_notice(routes.SIGN_IN, "reset_sent"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -12,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts
+from dashboard_app.domain.rate_limits import Window
 from dashboard_app.domain.sign_in_limits import SignInLimits
 from dashboard_app.integrations.mailer import Mail, MailConfig, send_mail
 from dashboard_app.settings import get_settings
@@ -105,6 +107,18 @@ def sign_in_limits() -> SignInLimits:
         delay_base_seconds=settings.sign_in_delay_base_seconds,
         lock_after=settings.sign_in_lock_after,
         lock_address_after=settings.sign_in_lock_address_after,
+    )
+
+
+@lru_cache
+def mail_windows() -> tuple[Window, ...]:
+    """How often a member or an address may be sent a mail they can ask for again."""
+    settings = get_settings()
+    return (
+        Window(
+            settings.mail_limit_per_window, timedelta(minutes=settings.mail_limit_window_minutes)
+        ),
+        Window(settings.mail_limit_per_day, timedelta(days=1)),
     )
 
 

@@ -13,7 +13,7 @@ from dashboard_app.domain import accounts, links, profiles
 from dashboard_app.domain.errors import DomainError
 from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
-from dashboard_app.web.api.common import absolute_url, deliver
+from dashboard_app.web.api.common import absolute_url, deliver, mail_windows
 from dashboard_app.web.api.mails import email_change_mail
 from dashboard_app.web.auth_cookie import session_policy
 from dashboard_app.web.client_address import router_client_ip
@@ -247,6 +247,7 @@ class ProfileState(AuthState):
                     user=user,
                     new_email=str(form.get("new_email", ""))[:400],
                     policy=session_policy(),
+                    windows=mail_windows(),  # RateLimited says when to try again
                 )
 
         try:
