@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from dashboard_app.db import session_scope
-from dashboard_app.domain import accounts
+from dashboard_app.domain import accounts, audit
 from dashboard_app.models import AuditEntry, OAuthIdentity, Profile, User, UserSession
 from tests.e2e.helpers import expect_path, sign_in
 from tests.factories import DEFAULT_PASSWORD, count_rows, create_member, unique_email
@@ -79,12 +79,11 @@ def test_sign_up_verify_edit_profile_upload_avatar_sign_out(
             "Lyon",
             "FR",
         )
-        change = session.exec(
-            select(AuditEntry).where(
-                AuditEntry.action == "profile.updated",
-                AuditEntry.subject_user_id == profile.user_id,
-            )
-        ).one()
+        (change,) = [
+            entry
+            for entry in audit.audit_trail(session=session, subject_user_id=profile.user_id)
+            if entry.action == "profile.updated"
+        ]
         assert change.after["display_name"] == "Renamed Member"
         assert change.ip_address == "127.0.0.1"
 

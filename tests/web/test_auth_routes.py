@@ -282,3 +282,33 @@ def test_the_fourth_reset_request_in_a_quarter_hour_sends_no_mail_and_looks_the_
     # Mail is handed to the SMTP server before the answer, so three have arrived by now.
     mail.wait_for(member.email, "Reset your password", count=3)
     assert len(mail.messages_to(member.email)) == 3
+
+
+# --- Deletion ----------------------------------------------------------------------------------
+
+
+def test_deletion_removes_the_members_mail_from_the_outbox(configure, db_url, tmp_path) -> None:
+    # Without SMTP_HOST (development), mail is written to DATA_DIR/outbox.
+    routes = configure(DATABASE_URL=db_url, DATA_DIR=str(tmp_path))
+    outbox = tmp_path / "outbox"
+    leaving, staying = unique_email("leaving"), unique_email("staying")
+    tokens = {}
+    for email in (leaving, staying):
+        signed_up = routes.post(
+            "/auth/sign-up", data={"email": email, "password": DEFAULT_PASSWORD}
+        )
+        tokens[email] = signed_up.cookies["dash_session"]
+        routes.post("/auth/forgot-password", data={"email": email})
+
+    def mail_mentioning(email: str) -> list[str]:
+        return [path.name for path in outbox.glob("*.eml") if email in path.read_text()]
+
+    assert len(mail_mentioning(leaving)) == 2 and len(mail_mentioning(staying)) == 2
+    deleted = routes.post(
+        "/account/delete",
+        data={"password": DEFAULT_PASSWORD},
+        headers={"Cookie": f"dash_session={tokens[leaving]}"},
+    )
+    assert deleted.headers["location"] == "/sign-in?notice=account_deleted"
+    assert mail_mentioning(leaving) == []
+    assert len(mail_mentioning(staying)) == 2

@@ -28,6 +28,7 @@ from dashboard_app.domain.sign_in_limits import (
     begin_sign_in,
     finish_sign_in,
 )
+from dashboard_app.integrations.mailer import forget_mail_to
 from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
 from dashboard_app.web.api import sso
@@ -38,6 +39,7 @@ from dashboard_app.web.api.common import (
     deliver,
     form_fields,
     log,
+    mail_config,
     mail_windows,
     message_param,
     redirect,
@@ -324,10 +326,10 @@ async def delete_account(request: Request) -> Response:
     if fields is None or not same_origin(request):
         return redirect(routes.with_notice(routes.PROFILE, "invalid_request"))
 
-    def work() -> None:
+    def work() -> set[str]:
         with session_scope() as session:
             user = accounts.get_user(session=session, user_id=member.user.id)
-            profiles.delete_account(
+            return profiles.delete_account(
                 session=session,
                 user=user,
                 password=fields["password"],
@@ -336,9 +338,11 @@ async def delete_account(request: Request) -> Response:
             )
 
     try:
-        await run_in_threadpool(work)
+        emails = await run_in_threadpool(work)
     except DomainError:
         return redirect(routes.with_notice(routes.PROFILE, "delete_refused"))
+    # Committed: now the copies outside the database (mail written to the outbox).
+    await run_in_threadpool(forget_mail_to, mail_config().outbox, emails)
     return without_session_cookie(redirect(routes.with_notice(routes.SIGN_IN, "account_deleted")))
 
 
