@@ -239,7 +239,9 @@ def delete_account(
     profile = get_profile(session=session, user_id=user.id)
     # Read before anything is erased: every value the member gave us, past emails included.
     remembered = audit.personal_values(session=session, subject_user_id=user.id)
-    remembered |= {getattr(profile, name) for name in ERASED_PROFILE_FIELDS}
+    remembered |= {
+        getattr(profile, name) for name in ERASED_PROFILE_FIELDS if name in audit.PERSONAL_FIELDS
+    }
     remembered |= {user.email}
     remembered |= set(
         session.exec(select(OAuthIdentity.email).where(OAuthIdentity.user_id == user.id))
