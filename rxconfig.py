@@ -9,8 +9,8 @@ from dashboard_app.settings import SettingsError, get_settings
 
 _settings = get_settings()
 try:
-    # Fails start-up in production when SECRET_KEY is missing or a placeholder.
-    _settings.resolved_secret_key()
+    # Fails start-up in production when SECRET_KEY is missing or a placeholder, or no SMTP_HOST.
+    _settings.check_start_up()
 except SettingsError as error:
     raise SystemExit(f"Configuration error: {error}") from None
 _public = urlsplit(_settings.public_base_url)

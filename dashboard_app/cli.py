@@ -110,7 +110,7 @@ def check_settings() -> None:
     """Validate the settings as the server would at start-up."""
     try:
         settings = get_settings()
-        settings.resolved_secret_key()
+        settings.check_start_up()
     except SettingsError as error:
         _fail(str(error))
     typer.echo(f"Settings are valid for APP_ENV={settings.app_env}.")

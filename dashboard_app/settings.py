@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("")
     public_base_url: str = "http://localhost:3000"
     catalog_file: Path | None = None  # default: catalog.toml at the project root
+    # Reverse proxies in front of the app that append the client's address to X-Forwarded-For;
+    # 0 means clients connect directly and the header is ignored.
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
 
     # Sessions: idle and absolute lifetimes.
     session_idle_minutes: int = Field(default=60 * 24 * 3, gt=0)
@@ -44,6 +47,12 @@ class Settings(BaseSettings):
     sign_in_delay_base_seconds: float = Field(default=1.0, ge=0)
     sign_in_lock_after: int = Field(default=10, gt=0)
     sign_in_lock_address_after: int = Field(default=50, gt=0)
+
+    # Mail members can ask for again (password reset, verification, email change), counted per
+    # recipient address and per member: this many per window, and per day.
+    mail_limit_per_window: int = Field(default=3, gt=0)
+    mail_limit_window_minutes: int = Field(default=15, gt=0)
+    mail_limit_per_day: int = Field(default=10, gt=0)
 
     # Stripe (test-mode keys in development; see README).
     stripe_secret_key: SecretStr | None = None
@@ -59,7 +68,7 @@ class Settings(BaseSettings):
     oidc_client_secret: SecretStr | None = None
     oidc_provider_name: str = "Single sign-on"
 
-    # Outgoing mail; without a host, mail is written to data/outbox/.
+    # Outgoing mail; without a host, mail is written to data/outbox/ (refused in production).
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None
@@ -119,6 +128,16 @@ class Settings(BaseSettings):
         key_file.write_text(generated)
         key_file.chmod(0o600)
         return generated
+
+    def check_start_up(self) -> None:
+        """Refuse settings the server must not start with (raises SettingsError)."""
+        self.resolved_secret_key()
+        if self.is_production and not (self.smtp_host or "").strip():
+            raise SettingsError(
+                "SMTP_HOST is not set, and APP_ENV=production. Members could not receive "
+                "verification, password reset or email change links: set SMTP_HOST (and "
+                "SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD, MAIL_FROM) to your mail server."
+            )
 
 
 @lru_cache

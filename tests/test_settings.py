@@ -14,7 +14,8 @@ from tests.support.servers import PROJECT_ROOT
 
 @pytest.fixture(autouse=True)
 def _no_secret_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SECRET_KEY", raising=False)
+    for name in ("SECRET_KEY", "SMTP_HOST", "TRUSTED_PROXY_HOPS"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def make(tmp_path, **values) -> Settings:
@@ -69,6 +70,39 @@ def test_server_start_up_stops_with_a_clear_message_without_a_production_secret(
     )
     assert result.returncode != 0
     assert "Configuration error: SECRET_KEY is missing or a placeholder" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_mail_server(tmp_path) -> None:
+    settings = make(tmp_path, app_env="production", secret_key="x" * 48)
+    with pytest.raises(SettingsError, match="SMTP_HOST"):
+        settings.check_start_up()
+    # Outside production, mail without a server goes to the outbox folder.
+    make(tmp_path, app_env="development").check_start_up()
+
+
+def test_production_starts_with_a_mail_server(tmp_path) -> None:
+    make(
+        tmp_path, app_env="production", secret_key="x" * 48, smtp_host="smtp.example.com"
+    ).check_start_up()
+
+
+def test_server_start_up_stops_with_a_clear_message_without_a_mail_server(tmp_path) -> None:
+    env = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("SMTP_")},
+        "APP_ENV": "production",
+        "SECRET_KEY": "a-real-secret-" + "x" * 40,
+        "DATA_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import rxconfig"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "Configuration error: SMTP_HOST is not set" in result.stderr
 
 
 def test_sqlite_database_folder_is_created_on_first_use(tmp_path) -> None:

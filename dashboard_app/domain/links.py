@@ -4,6 +4,7 @@ new email address. Only a keyed hash of each token is stored."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
@@ -11,6 +12,7 @@ from sqlmodel import Session, col, select
 from dashboard_app.domain import accounts
 from dashboard_app.domain.audit import record_audit
 from dashboard_app.domain.errors import EmailTaken, InvalidInput
+from dashboard_app.domain.rate_limits import Window, subject_key, take
 from dashboard_app.models import AuthToken, User
 from dashboard_app.models.base import utcnow
 
@@ -20,6 +22,36 @@ LIFETIMES = {
     "reset_password": timedelta(hours=1),
 }
 USED_OR_EXPIRED = "This link has expired or was already used. Ask for a new one."
+# Mail anyone can ask for again and again: limited per recipient address and per member, so
+# neither an inbox nor our mail server's reputation can be flooded (settings override these).
+MAIL_WINDOWS = (Window(3, timedelta(minutes=15)), Window(10, timedelta(days=1)))
+MAIL_LIMITED = "You asked for this mail several times in a short while."
+
+
+def take_mail_allowance(
+    *,
+    session: Session,
+    purpose: str,
+    address: str,
+    user_id: int | None,
+    policy: accounts.SessionPolicy,
+    windows: Sequence[Window] = MAIL_WINDOWS,
+    now: datetime | None = None,
+) -> None:
+    """Count one mail of `purpose` to `address` for the member, or raise RateLimited (the
+    caller's transaction then rolls back, so a refused request counts for nothing)."""
+    subjects = [subject_key(policy.secret_key, "mail-address", address)]
+    if user_id is not None:
+        subjects.append(subject_key(policy.secret_key, "mail-member", user_id))
+    for subject in subjects:
+        take(
+            session=session,
+            action=f"mail.{purpose}",
+            subject=subject,
+            windows=windows,
+            now=now,
+            message=MAIL_LIMITED,
+        )
 
 
 def issue_token(
@@ -125,24 +157,72 @@ def confirm_email_change(
 
 
 def request_email_change(
-    *, session: Session, user: User, new_email: str, policy: accounts.SessionPolicy
+    *,
+    session: Session,
+    user: User,
+    new_email: str,
+    policy: accounts.SessionPolicy,
+    windows: Sequence[Window] = MAIL_WINDOWS,
+    now: datetime | None = None,
 ) -> tuple[str, str]:
-    """(normalised new address, link token). The change waits for that address's confirmation."""
+    """(normalised new address, link token). The change waits for that address's confirmation.
+    RateLimited when the member or the new address had too many of these mails lately."""
     new_email = accounts.normalise_email(new_email)
     if new_email == user.email:
         raise InvalidInput("That is already your email address", field="email")
     if accounts.find_user_by_email(session=session, email=new_email) is not None:
         raise EmailTaken("Another account uses that email address", field="email")
+    take_mail_allowance(
+        session=session,
+        purpose="change_email",
+        address=new_email,
+        user_id=user.id,
+        policy=policy,
+        windows=windows,
+        now=now,
+    )
     return new_email, issue_token(
-        session=session, user=user, purpose="change_email", policy=policy, new_email=new_email
+        session=session,
+        user=user,
+        purpose="change_email",
+        policy=policy,
+        new_email=new_email,
+        now=now,
     )
 
 
+def request_verification(
+    *,
+    session: Session,
+    user: User,
+    policy: accounts.SessionPolicy,
+    windows: Sequence[Window] = MAIL_WINDOWS,
+    now: datetime | None = None,
+) -> str:
+    """A new verification link token, or RateLimited when too many were sent lately."""
+    take_mail_allowance(
+        session=session,
+        purpose="verify_email",
+        address=user.email,
+        user_id=user.id,
+        policy=policy,
+        windows=windows,
+        now=now,
+    )
+    return issue_token(session=session, user=user, purpose="verify_email", policy=policy, now=now)
+
+
 def request_password_reset(
-    *, session: Session, email: str, policy: accounts.SessionPolicy
+    *,
+    session: Session,
+    email: str,
+    policy: accounts.SessionPolicy,
+    windows: Sequence[Window] = MAIL_WINDOWS,
+    now: datetime | None = None,
 ) -> tuple[User, str] | None:
-    """A reset token for the account with this email, or None when there is no such account
-    (the caller says the same thing either way, so accounts cannot be discovered)."""
+    """A reset token for the account with this email, or None when there is no such account.
+    RateLimited when that address had too many reset mails lately. The caller answers the same
+    in all three cases, so accounts cannot be discovered."""
     try:
         email = accounts.normalise_email(email)
     except InvalidInput:
@@ -150,7 +230,18 @@ def request_password_reset(
     user = accounts.find_user_by_email(session=session, email=email)
     if user is None or user.deleted_at is not None or user.status != "active":
         return None
-    return user, issue_token(session=session, user=user, purpose="reset_password", policy=policy)
+    take_mail_allowance(
+        session=session,
+        purpose="reset_password",
+        address=email,
+        user_id=user.id,
+        policy=policy,
+        windows=windows,
+        now=now,
+    )
+    return user, issue_token(
+        session=session, user=user, purpose="reset_password", policy=policy, now=now
+    )
 
 
 def reset_password(

@@ -12,10 +12,11 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 from sqlmodel import Session, col, delete, select
 
-from dashboard_app.domain import accounts
+from dashboard_app.domain import accounts, audit, erasure
 from dashboard_app.domain.audit import record_audit
 from dashboard_app.domain.errors import DomainError, InvalidInput
 from dashboard_app.models import (
+    AuthToken,
     CreditEntry,
     OAuthIdentity,
     Order,
@@ -40,6 +41,13 @@ TEXT_LIMITS = {
     "address_line2": 200,
     "address_city": 100,
 }
+ERASED_PROFILE_FIELDS = (
+    *TEXT_LIMITS,
+    "address_postal_code",
+    "address_country",
+    "wallet_address",
+    "default_platform",
+)
 
 
 class ProfileInvalid(DomainError):
@@ -217,9 +225,11 @@ def export_member_data(*, session: Session, user: User) -> dict[str, Any]:
 
 def delete_account(
     *, session: Session, user: User, password: str, storage: Path, ip_address: str = ""
-) -> None:
-    """Soft delete: personal fields erased, sessions ended, sign-in impossible; the credit
-    ledger and orders stay for the books."""
+) -> set[str]:
+    """Soft delete: personal data erased everywhere (profile, sign-in identities, pending links,
+    the audit log's sealed values, Stripe events), sessions ended, sign-in impossible; the
+    credit ledger and orders stay for the books. Returns the email addresses the member used,
+    for the caller to erase from outside the database (mail written to the outbox)."""
     if user.password_hash and not accounts.verify_password(password, user.password_hash):
         raise InvalidInput("Your password is not right", field="password")
     if not user.password_hash and password.strip() != "DELETE":
@@ -227,15 +237,23 @@ def delete_account(
     assert user.id is not None
     now = utcnow()
     profile = get_profile(session=session, user_id=user.id)
+    # Read before anything is erased: every value the member gave us, past emails included.
+    remembered = audit.personal_values(session=session, subject_user_id=user.id)
+    remembered |= {
+        getattr(profile, name) for name in ERASED_PROFILE_FIELDS if name in audit.PERSONAL_FIELDS
+    }
+    remembered |= {user.email}
+    remembered |= set(
+        session.exec(select(OAuthIdentity.email).where(OAuthIdentity.user_id == user.id))
+    )
+    remembered |= {
+        email
+        for email in session.exec(select(AuthToken.new_email).where(AuthToken.user_id == user.id))
+        if email
+    }
+    remembered = {value for value in remembered if value}
     avatar = profile.avatar_path
-    for name in (
-        "display_name",
-        *TEXT_LIMITS,
-        "address_postal_code",
-        "address_country",
-        "wallet_address",
-        "default_platform",
-    ):
+    for name in ERASED_PROFILE_FIELDS:
         setattr(profile, name, "")
     profile.avatar_path = None
     profile.updated_at = now
@@ -247,7 +265,13 @@ def delete_account(
     user.updated_at = now
     session.add(user)
     session.exec(delete(OAuthIdentity).where(col(OAuthIdentity.user_id) == user.id))
+    session.exec(delete(AuthToken).where(col(AuthToken.user_id) == user.id))
     accounts.end_sessions(session=session, user_id=user.id, reason="account_deleted")
+    erasure.redact_stripe_events(
+        session=session,
+        stripe_customer_id=user.stripe_customer_id,
+        personal_values=remembered,
+    )
     record_audit(
         session=session,
         action="user.deleted",
@@ -255,6 +279,8 @@ def delete_account(
         subject_user_id=user.id,
         ip_address=ip_address,
     )
+    audit.forget_member(session=session, user_id=user.id)
     session.flush()
     if avatar:
         (_avatar_dir(storage) / Path(avatar).name).unlink(missing_ok=True)
+    return {value for value in remembered if "@" in value}

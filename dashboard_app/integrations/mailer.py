@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -63,3 +64,18 @@ def send_mail(mail: Mail, config: MailConfig) -> None:
             smtp.login(config.smtp_username, config.smtp_password or "")
         smtp.send_message(message)
     log.info("mail sent", to=mail.to, subject=mail.subject)
+
+
+def forget_mail_to(outbox: Path, addresses: Iterable[str]) -> int:
+    """Delete the outbox copies of mail that mention any of `addresses` (a deleted member's);
+    returns how many were deleted."""
+    wanted = [address.lower().encode() for address in addresses if address]
+    if not wanted or not outbox.is_dir():
+        return 0
+    deleted = 0
+    for path in outbox.glob("*.eml"):
+        content = path.read_bytes().lower()
+        if any(address in content for address in wanted):
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted

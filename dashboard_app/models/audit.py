@@ -26,3 +26,15 @@ class AuditEntry(SQLModel, table=True):
     after: dict | None = Field(default=None, sa_type=JSON)
     ip_address: str = Field(default="", max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MemberKey(SQLModel, table=True):
+    """The key that seals a member's personal values (email, name, address, wallet) in the
+    audit log. The log is append-only, so deleting the account destroys this key instead,
+    which leaves the entries in place with those values unreadable."""
+
+    __tablename__ = "member_keys"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    key: str = Field(max_length=64)  # a Fernet key (url-safe base64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

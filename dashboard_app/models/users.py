@@ -108,16 +108,17 @@ class AuthToken(SQLModel, table=True):
 
 
 class SignInAttempt(SQLModel, table=True):
-    """Each password sign-in attempt, for slowing down and refusing repeated failures."""
+    """Each password sign-in attempt, for slowing down and refusing repeated failures. The
+    account (email) and the address are kept only as keyed hashes."""
 
     __tablename__ = "sign_in_attempts"
     __table_args__ = (
-        Index("ix_sign_in_attempts_email_time", "email", "created_at"),
-        Index("ix_sign_in_attempts_ip_time", "ip_address", "created_at"),
+        Index("ix_sign_in_attempts_account_time", "account_key", "created_at"),
+        Index("ix_sign_in_attempts_address_time", "address_key", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(max_length=320)
-    ip_address: str = Field(default="", max_length=64)
+    account_key: str = Field(max_length=64)
+    address_key: str = Field(default="", max_length=64)
     succeeded: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

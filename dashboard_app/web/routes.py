@@ -75,6 +75,11 @@ def with_notice(path: str, notice: str) -> str:
     return _with_params(path, notice=notice)
 
 
+def with_message(path: str, message: str) -> str:
+    """`message` is a server-signed text (e.g. when to try again) the page shows as its notice."""
+    return _with_params(path, message=message)
+
+
 def verify_email_path(token: str) -> str:
     return _with_params(API_VERIFY_EMAIL, token=token)
 

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from dashboard_app.db import session_scope
-from dashboard_app.domain import accounts
+from dashboard_app.domain import accounts, audit
 from dashboard_app.models import AuditEntry, OAuthIdentity, Profile, User, UserSession
 from tests.e2e.helpers import expect_path, sign_in
 from tests.factories import DEFAULT_PASSWORD, count_rows, create_member, unique_email
@@ -79,12 +79,11 @@ def test_sign_up_verify_edit_profile_upload_avatar_sign_out(
             "Lyon",
             "FR",
         )
-        change = session.exec(
-            select(AuditEntry).where(
-                AuditEntry.action == "profile.updated",
-                AuditEntry.subject_user_id == profile.user_id,
-            )
-        ).one()
+        (change,) = [
+            entry
+            for entry in audit.audit_trail(session=session, subject_user_id=profile.user_id)
+            if entry.action == "profile.updated"
+        ]
         assert change.after["display_name"] == "Renamed Member"
         assert change.ip_address == "127.0.0.1"
 
@@ -364,6 +363,47 @@ def test_email_change_takes_effect_after_the_new_address_confirms(page: Page, ap
     page.goto(local(link_in(mail.wait_for(new_email, "Confirm your new email address"))))
     expect(page.get_by_test_id("page-notice")).to_contain_text("new email address is confirmed")
     expect(page.get_by_test_id("profile-email")).to_have_text(new_email)
+
+
+def test_the_fourth_email_change_in_a_quarter_hour_is_refused_and_says_when(
+    page: Page, app, mail
+) -> None:
+    member = create_member(app.engine)
+    sign_in(page, member.email, DEFAULT_PASSWORD, start="/sign-in?next=/profile")
+    addresses = [unique_email("moving") for _ in range(4)]
+    for address in addresses[:3]:
+        page.get_by_label("New email address").fill(address)
+        page.get_by_role("button", name="Change email").click()
+        expect(page.get_by_test_id("email-sent")).to_contain_text(address)
+    page.get_by_label("New email address").fill(addresses[3])
+    page.get_by_role("button", name="Change email").click()
+    expect(page.get_by_test_id("email-error")).to_contain_text(
+        re.compile(r"Try again after \d\d:\d\d UTC")
+    )
+    for address in addresses[:3]:
+        mail.wait_for(address, "Confirm your new email address")
+    assert mail.messages_to(addresses[3]) == []
+
+
+def test_the_fourth_verification_mail_in_a_quarter_hour_is_refused_and_says_when(
+    page: Page, app, mail
+) -> None:
+    member = create_member(app.engine)
+    with session_scope(app.engine) as session:
+        user = session.get(User, member.id)
+        user.email_verified_at = None
+        session.add(user)
+    sign_in(page, member.email, DEFAULT_PASSWORD)
+    for count in (1, 2, 3):
+        page.get_by_role("button", name="Send it again").click()
+        expect(page.get_by_test_id("page-notice")).to_contain_text("We sent you a new")
+        mail.wait_for(member.email, "Confirm your email address", count=count)
+        page.get_by_role("button", name="Dismiss").click()
+    page.get_by_role("button", name="Send it again").click()
+    expect(page.get_by_test_id("page-notice")).to_contain_text(
+        re.compile(r"Try again after \d\d:\d\d UTC")
+    )
+    assert len(mail.messages_to(member.email)) == 3
 
 
 def test_deleting_the_account_erases_personal_data_and_signs_out(page: Page, app) -> None:

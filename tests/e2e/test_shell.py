@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, credits
 from dashboard_app.domain.demo import DEMO_ADMIN_EMAIL, DEMO_MEMBER_EMAIL, seed_demo
-from dashboard_app.models import UserSession
+from dashboard_app.models import User, UserSession
 from tests.conftest import TEST_DATABASE
 from tests.e2e.helpers import expect_path, sign_in
 from tests.factories import DEFAULT_PASSWORD, count_rows, create_member, unique_email
@@ -130,15 +130,27 @@ def test_admin_panel_is_for_admins_only(page: Page, app, demo) -> None:
     expect(page.get_by_test_id("admin-members")).to_contain_text(member.email)
 
 
-def test_sign_up_creates_an_account_and_signs_in(page: Page) -> None:
+def test_sign_up_creates_an_account_and_signs_in(page: Page, app) -> None:
     email = unique_email("signup")
     page.goto("/sign-up")
     page.fill("#display_name", "New Person")
     page.fill("#email", email)
     page.fill("#password", "short")
-    # The browser's own check stops a too-short password before it is sent.
     page.get_by_role("button", name="Create account").click()
+    # The browser's own check stops the too-short password before it is sent, and says why.
+    password = page.locator("#password")
+    assert password.evaluate("field => field.validity.tooShort") is True
+    assert "10 characters" in password.evaluate("field => field.validationMessage")
     expect_path(page, "/sign-up")
+    # A client that skips the browser's check is refused by the server, which says why.
+    password.evaluate("field => field.removeAttribute('minlength')")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_test_id("auth-error")).to_contain_text(
+        "Use between 10 and 256 characters for your password"
+    )
+    assert count_rows(app.engine, User, User.email == email) == 0
+    page.fill("#display_name", "New Person")
+    page.fill("#email", email)
     page.fill("#password", DEFAULT_PASSWORD)
     page.get_by_role("button", name="Create account").click()
     expect_path(page, "/")

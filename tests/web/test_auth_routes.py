@@ -2,12 +2,60 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import httpx
 import pytest
+from sqlmodel import select
+from structlog.testing import capture_logs
 
+from dashboard_app.db import build_engine, session_scope
 from dashboard_app.models import User, UserSession
+from dashboard_app.settings import get_settings
+from dashboard_app.web.api.app import build_api
+from dashboard_app.web.client_address import router_client_ip
 from dashboard_app.web.routes import safe_next
 from tests.factories import DEFAULT_PASSWORD, count_rows, create_member, unique_email
+from tests.support.servers import free_port
+
+
+@dataclass
+class InProcessRoutes:
+    """The server routes run in this process, reached over httpx's ASGI transport from a
+    client address of the test's choosing."""
+
+    def request(
+        self, method: str, path: str, *, client: str = "127.0.0.1", **kwargs
+    ) -> httpx.Response:
+        async def send() -> httpx.Response:
+            transport = httpx.ASGITransport(app=build_api(), client=(client, 50000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                return await c.request(method, path, **kwargs)
+
+        return asyncio.run(send())
+
+    def get(self, path: str, **kwargs) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+
+@pytest.fixture
+def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """The server routes in this process, with some settings changed for the test."""
+
+    def apply(**values: str) -> InProcessRoutes:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        return InProcessRoutes()
+
+    yield apply
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 @pytest.mark.parametrize(
@@ -87,3 +135,180 @@ def test_bad_sign_up_input_is_refused_and_creates_nothing(app, email, password, 
 def test_health_check_reports_the_database(app) -> None:
     response = httpx.get(app.url("/healthz"))
     assert response.json() == {"status": "ok"}
+
+
+def test_health_check_hides_the_database_error_and_logs_it(configure) -> None:
+    port = free_port()  # nothing listens there
+    client = configure(DATABASE_URL=f"postgresql://dash:hunter2@127.0.0.1:{port}/nowhere")
+    with capture_logs() as logs:
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "error", "database": "unavailable"}
+    assert str(port) not in response.text and "127.0.0.1" not in response.text
+    failures = [entry for entry in logs if entry["event"] == "health check failed"]
+    assert len(failures) == 1 and str(port) in failures[0]["error"]
+
+
+# --- The client's address behind proxies ---------------------------------------------------------
+
+SPOOFED = "198.51.100.66"  # what a client writes into X-Forwarded-For itself
+CLIENT = "203.0.113.9"  # the client's real address, as the first proxy saw it
+
+
+def session_address(engine, user_id: int) -> str:
+    with session_scope(engine) as session:
+        return session.exec(
+            select(UserSession.ip_address).where(UserSession.user_id == user_id)
+        ).one()
+
+
+def test_a_spoofed_forwarded_for_header_is_ignored_by_the_running_app(app) -> None:
+    member = create_member(app.engine)
+    response = httpx.post(
+        app.url("/auth/sign-in"),
+        data={"email": member.email, "password": DEFAULT_PASSWORD},
+        headers={"X-Forwarded-For": SPOOFED},
+    )
+    assert response.status_code == 303 and "dash_session=" in response.headers["set-cookie"]
+    assert session_address(app.engine, member.id) == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("hops", "peer", "forwarded_for", "expected"),
+    [
+        # No trusted proxy: the header is the client's own words; the peer is the client.
+        (0, CLIENT, SPOOFED, CLIENT),
+        # One proxy (at 10.0.0.1) appended the address it was reached from.
+        (1, "10.0.0.1", f"{SPOOFED}, {CLIENT}", CLIENT),
+        # Two proxies: the outer one appended the client, the inner one the outer proxy.
+        (2, "10.0.0.2", f"{SPOOFED}, {CLIENT}, 10.0.0.1", CLIENT),
+        # Fewer entries than trusted hops, or garbage: the peer, never a client-chosen value.
+        (2, "10.0.0.2", CLIENT, "10.0.0.2"),
+        (1, "10.0.0.1", "not-an-address", "10.0.0.1"),
+    ],
+)
+def test_server_routes_take_the_client_address_from_trusted_proxies_only(
+    configure, db_url, hops, peer, forwarded_for, expected
+) -> None:
+    routes = configure(DATABASE_URL=db_url, TRUSTED_PROXY_HOPS=str(hops))
+    engine = build_engine(db_url)
+    try:
+        member = create_member(engine)
+        response = routes.post(
+            "/auth/sign-in",
+            data={"email": member.email, "password": DEFAULT_PASSWORD},
+            headers={"X-Forwarded-For": forwarded_for},
+            client=peer,
+        )
+        assert response.status_code == 303 and "dash_session=" in response.headers["set-cookie"]
+        assert session_address(engine, member.id) == expected
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("hops", "peer", "forwarded_for", "expected"),
+    [
+        (0, CLIENT, SPOOFED, CLIENT),
+        (1, "10.0.0.1", f"{SPOOFED}, {CLIENT}", CLIENT),
+        (2, "10.0.0.2", f"{SPOOFED}, {CLIENT}, 10.0.0.1", CLIENT),
+    ],
+)
+def test_reflex_states_take_the_client_address_the_same_way(
+    configure, hops, peer, forwarded_for, expected
+) -> None:
+    from reflex.istate.data import RouterData
+
+    configure(TRUSTED_PROXY_HOPS=str(hops))
+    # The router data Reflex builds for an event from the socket's connection.
+    router = RouterData.from_router_data(
+        {
+            "ip": peer,
+            "headers": {"x-forwarded-for": forwarded_for, "asgi-scope-client": peer},
+            "pathname": "/profile",
+        }
+    )
+    assert router_client_ip(router) == expected
+
+
+# --- Sign-in throttling ------------------------------------------------------------------------
+
+
+def test_parallel_wrong_guesses_get_at_most_lock_after_password_checks(app) -> None:
+    member = create_member(app.engine)
+    lock_after = 10  # the app runs with the default SIGN_IN_LOCK_AFTER
+    guesses = lock_after + 5
+
+    async def guess_all() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=guesses)
+        async with httpx.AsyncClient(base_url=app.base_url, limits=limits, timeout=60) as client:
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        "/auth/sign-in",
+                        data={"email": member.email, "password": f"wrong guess {n}!"},
+                    )
+                    for n in range(guesses)
+                )
+            )
+
+    locations = [response.headers["location"] for response in asyncio.run(guess_all())]
+    # A guess whose password was checked is told the credentials do not match; the others
+    # are refused before any check, with the time the lock ends.
+    checked = [location for location in locations if "error=credentials" in location]
+    refused = [location for location in locations if "message=" in location]
+    assert len(checked) + len(refused) == guesses
+    assert 1 <= len(checked) <= lock_after
+    # The right password is refused now too.
+    right = httpx.post(
+        app.url("/auth/sign-in"), data={"email": member.email, "password": DEFAULT_PASSWORD}
+    )
+    assert "message=" in right.headers["location"] and "set-cookie" not in right.headers
+
+
+# --- Mail limits -------------------------------------------------------------------------------
+
+
+def test_the_fourth_reset_request_in_a_quarter_hour_sends_no_mail_and_looks_the_same(
+    app, mail
+) -> None:
+    member = create_member(app.engine)
+    answers = [
+        httpx.post(app.url("/auth/forgot-password"), data={"email": member.email}) for _ in range(4)
+    ]
+    assert {(a.status_code, a.headers["location"]) for a in answers} == {
+        (303, "/sign-in?notice=reset_sent")
+    }
+    # Mail is handed to the SMTP server before the answer, so three have arrived by now.
+    mail.wait_for(member.email, "Reset your password", count=3)
+    assert len(mail.messages_to(member.email)) == 3
+
+
+# --- Deletion ----------------------------------------------------------------------------------
+
+
+def test_deletion_removes_the_members_mail_from_the_outbox(configure, db_url, tmp_path) -> None:
+    # Without SMTP_HOST (development), mail is written to DATA_DIR/outbox.
+    routes = configure(DATABASE_URL=db_url, DATA_DIR=str(tmp_path))
+    outbox = tmp_path / "outbox"
+    leaving, staying = unique_email("leaving"), unique_email("staying")
+    tokens = {}
+    for email in (leaving, staying):
+        signed_up = routes.post(
+            "/auth/sign-up", data={"email": email, "password": DEFAULT_PASSWORD}
+        )
+        tokens[email] = signed_up.cookies["dash_session"]
+        routes.post("/auth/forgot-password", data={"email": email})
+
+    def mail_mentioning(email: str) -> list[str]:
+        return [path.name for path in outbox.glob("*.eml") if email in path.read_text()]
+
+    assert len(mail_mentioning(leaving)) == 2 and len(mail_mentioning(staying)) == 2
+    deleted = routes.post(
+        "/account/delete",
+        data={"password": DEFAULT_PASSWORD},
+        headers={"Cookie": f"dash_session={tokens[leaving]}"},
+    )
+    assert deleted.headers["location"] == "/sign-in?notice=account_deleted"
+    assert mail_mentioning(leaving) == []
+    assert len(mail_mentioning(staying)) == 2

@@ -21,7 +21,14 @@ from dashboard_app.domain.errors import (
     DomainError,
     EmailTaken,
 )
-from dashboard_app.domain.sign_in_limits import SignInRefused, check_sign_in, record_sign_in
+from dashboard_app.domain.rate_limits import RateLimited
+from dashboard_app.domain.sign_in_limits import (
+    SignInRefused,
+    SignInTicket,
+    begin_sign_in,
+    finish_sign_in,
+)
+from dashboard_app.integrations.mailer import forget_mail_to
 from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
 from dashboard_app.web.api import sso
@@ -31,6 +38,9 @@ from dashboard_app.web.api.common import (
     current_member,
     deliver,
     form_fields,
+    log,
+    mail_config,
+    mail_windows,
     message_param,
     redirect,
     request_token,
@@ -50,17 +60,21 @@ async def sign_in(request: Request) -> Response:
     if fields is None or not same_origin(request):
         return redirect(routes.sign_in_url(next_path, error="invalid_request"))
     email, ip, limits = fields["email"].strip().lower(), client_ip(request), sign_in_limits()
+    secret = session_policy().secret_key
 
-    def check() -> float:
+    def take_place() -> SignInTicket:
+        # Committed before the password is checked, so parallel guesses each take a place.
         with session_scope() as session:
-            return check_sign_in(session=session, email=email, ip_address=ip, limits=limits)
+            return begin_sign_in(
+                session=session, email=email, ip_address=ip, limits=limits, secret=secret
+            )
 
     try:
-        delay = await run_in_threadpool(check)
+        ticket = await run_in_threadpool(take_place)
     except SignInRefused as refused:
         return redirect(routes.sign_in_url(next_path, message=message_param(refused.message)))
-    if delay:
-        await asyncio.sleep(delay)  # repeated failures are deliberately slowed down
+    if ticket.delay:
+        await asyncio.sleep(ticket.delay)  # repeated failures are deliberately slowed down
 
     def work() -> str | DomainError:
         with session_scope() as session:
@@ -69,26 +83,20 @@ async def sign_in(request: Request) -> Response:
                     session=session, email=email, password=fields["password"]
                 )
             except AccountSuspended as suspended:
+                finish_sign_in(session=session, ticket=ticket, password_matched=True, limits=limits)
                 return suspended
             except AuthenticationFailed as failed:
                 found = accounts.find_user_by_email(session=session, email=email)
-                record_sign_in(
+                finish_sign_in(
                     session=session,
-                    email=email,
-                    ip_address=ip,
-                    succeeded=False,
+                    ticket=ticket,
+                    password_matched=False,
                     limits=limits,
                     user_id=found.id if found else None,
+                    ip_address=ip,
                 )
                 return failed
-            record_sign_in(
-                session=session,
-                email=email,
-                ip_address=ip,
-                succeeded=True,
-                limits=limits,
-                user_id=user.id,
-            )
+            finish_sign_in(session=session, ticket=ticket, password_matched=True, limits=limits)
             return accounts.start_session(
                 session=session,
                 user=user,
@@ -179,11 +187,14 @@ async def resend_verification(request: Request) -> Response:
             user = accounts.get_user(session=session, user_id=member.user.id)
             if user.email_verified_at is not None:
                 return None
-            return user.email, links.issue_token(
-                session=session, user=user, purpose="verify_email", policy=session_policy()
+            return user.email, links.request_verification(
+                session=session, user=user, policy=session_policy(), windows=mail_windows()
             )
 
-    found = await run_in_threadpool(work)
+    try:
+        found = await run_in_threadpool(work)
+    except RateLimited as limited:
+        return redirect(routes.with_message(routes.OVERVIEW, message_param(limited.message)))
     if found is None:
         return redirect(routes.with_notice(routes.OVERVIEW, "email_verified"))
     link = absolute_url(routes.verify_email_path(found[1]))
@@ -199,15 +210,21 @@ async def forgot_password(request: Request) -> Response:
     def work() -> tuple[str, str] | None:
         with session_scope() as session:
             found = links.request_password_reset(
-                session=session, email=fields["email"], policy=session_policy()
+                session=session,
+                email=fields["email"],
+                policy=session_policy(),
+                windows=mail_windows(),
             )
             return (found[0].email, found[1]) if found else None
 
-    found = await run_in_threadpool(work)
+    try:
+        found = await run_in_threadpool(work)
+    except RateLimited:
+        found = None  # nothing sent, and nothing said: the answer must not tell accounts apart
     if found is not None:
         link = absolute_url(routes.reset_password_path(found[1]))
         await deliver(password_reset_mail(found[0], link))
-    # The same answer whether or not the account exists.
+    # The same answer whether or not the account exists, and whether or not mail was sent.
     return redirect(routes.with_notice(routes.SIGN_IN, "reset_sent"))
 
 
@@ -309,10 +326,10 @@ async def delete_account(request: Request) -> Response:
     if fields is None or not same_origin(request):
         return redirect(routes.with_notice(routes.PROFILE, "invalid_request"))
 
-    def work() -> None:
+    def work() -> set[str]:
         with session_scope() as session:
             user = accounts.get_user(session=session, user_id=member.user.id)
-            profiles.delete_account(
+            return profiles.delete_account(
                 session=session,
                 user=user,
                 password=fields["password"],
@@ -321,9 +338,11 @@ async def delete_account(request: Request) -> Response:
             )
 
     try:
-        await run_in_threadpool(work)
+        emails = await run_in_threadpool(work)
     except DomainError:
         return redirect(routes.with_notice(routes.PROFILE, "delete_refused"))
+    # Committed: now the copies outside the database (mail written to the outbox).
+    await run_in_threadpool(forget_mail_to, mail_config().outbox, emails)
     return without_session_cookie(redirect(routes.with_notice(routes.SIGN_IN, "account_deleted")))
 
 
@@ -335,7 +354,9 @@ async def health(_request: Request) -> Response:
     try:
         await run_in_threadpool(ping)
     except Exception as error:  # noqa: BLE001 - report any database failure as unhealthy
-        return JSONResponse({"status": "error", "database": str(error)[:200]}, status_code=503)
+        # The driver's text names hosts, ports and users: it goes to the log, not to callers.
+        log.error("health check failed", error=str(error))
+        return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})
 
 

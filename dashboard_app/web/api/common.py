@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -12,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts
+from dashboard_app.domain.rate_limits import Window
 from dashboard_app.domain.sign_in_limits import SignInLimits
 from dashboard_app.integrations.mailer import Mail, MailConfig, send_mail
 from dashboard_app.settings import get_settings
@@ -21,6 +23,7 @@ from dashboard_app.web.auth_cookie import (
     session_policy,
     token_from_cookie_header,
 )
+from dashboard_app.web.client_address import request_client_ip
 from dashboard_app.web.signing import sign
 
 MAX_FORM_FIELD = 1024
@@ -28,7 +31,9 @@ log = structlog.get_logger(__name__)
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+    """The client's address, honouring TRUSTED_PROXY_HOPS (see web/client_address.py)."""
+    peer = request.client.host if request.client else ""
+    return request_client_ip(peer, request.headers.getlist("x-forwarded-for"))
 
 
 def same_origin(request: Request) -> bool:
@@ -102,6 +107,18 @@ def sign_in_limits() -> SignInLimits:
         delay_base_seconds=settings.sign_in_delay_base_seconds,
         lock_after=settings.sign_in_lock_after,
         lock_address_after=settings.sign_in_lock_address_after,
+    )
+
+
+@lru_cache
+def mail_windows() -> tuple[Window, ...]:
+    """How often a member or an address may be sent a mail they can ask for again."""
+    settings = get_settings()
+    return (
+        Window(
+            settings.mail_limit_per_window, timedelta(minutes=settings.mail_limit_window_minutes)
+        ),
+        Window(settings.mail_limit_per_day, timedelta(days=1)),
     )
 
 

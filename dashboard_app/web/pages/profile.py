@@ -13,9 +13,10 @@ from dashboard_app.domain import accounts, links, profiles
 from dashboard_app.domain.errors import DomainError
 from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
-from dashboard_app.web.api.common import absolute_url, deliver
+from dashboard_app.web.api.common import absolute_url, deliver, mail_windows
 from dashboard_app.web.api.mails import email_change_mail
 from dashboard_app.web.auth_cookie import session_policy
+from dashboard_app.web.client_address import router_client_ip
 from dashboard_app.web.components.cards import page_heading
 from dashboard_app.web.components.forms import field_label, status_text
 from dashboard_app.web.components.native_form import native_form
@@ -166,7 +167,7 @@ class ProfileState(AuthState):
                     session=session,
                     user=user,
                     changes=changes,
-                    ip_address=self.router.session.client_ip,
+                    ip_address=router_client_ip(self.router),
                 )
 
         try:
@@ -247,6 +248,7 @@ class ProfileState(AuthState):
                     user=user,
                     new_email=str(form.get("new_email", ""))[:400],
                     policy=session_policy(),
+                    windows=mail_windows(),  # RateLimited says when to try again
                 )
 
         try:

@@ -47,8 +47,10 @@ NOTICES = {
 MESSAGE_MAX_AGE_SECONDS = 600
 
 
-def notice_text(code: str | None) -> str:
-    return NOTICES.get(code or "", "")
+def notice_text(code: str | None, signed_message: str | None = None) -> str:
+    """One of NOTICES by code, or a text signed by the server (e.g. when to try again)."""
+    message = unsign("sign-in-message", signed_message, MESSAGE_MAX_AGE_SECONDS)
+    return message if isinstance(message, str) else NOTICES.get(code or "", "")
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,8 @@ class AuthState(rx.State):
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
-        self.notice = notice_text(self.router.url.query_parameters.get("notice"))
+        params = self.router.url.query_parameters
+        self.notice = notice_text(params.get("notice"), params.get("message"))
         if not self._theme_applied:
             self.theme_to_apply, self._theme_applied = viewer.theme, True
         await self._refresh_page(viewer)
