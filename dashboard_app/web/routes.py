@@ -70,6 +70,10 @@ def with_notice(path: str, notice: str) -> str:
     return _with_params(path, notice=notice)
 
 
+def profile_url(avatar_error: str | None = None) -> str:
+    return _with_params(PROFILE, avatar_error=avatar_error)
+
+
 def verify_email_path(token: str) -> str:
     return _with_params(API_VERIFY_EMAIL, token=token)
 

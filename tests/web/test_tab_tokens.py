@@ -4,11 +4,16 @@ request or socket that carries it, never by what the tab's stored state remember
 
 from __future__ import annotations
 
+import io
 import uuid
+
+import httpx
+from PIL import Image
+from sqlmodel import select
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import profiles
-from dashboard_app.models import User, UserSession
+from dashboard_app.models import AuditEntry, Profile, User, UserSession
 from dashboard_app.web.pages.history import HistoryState
 from dashboard_app.web.pages.profile import ProfileState
 from dashboard_app.web.state.auth import AuthState
@@ -118,3 +123,36 @@ def test_an_event_with_her_token_and_another_cookie_acts_as_the_cookie(app) -> N
         app.engine, UserSession, UserSession.user_id == alice.id, UserSession.revoked_at.is_(None)
     )
     assert live == 2
+
+
+def png_bytes() -> bytes:
+    output = io.BytesIO()
+    Image.new("RGB", (32, 32), (10, 200, 30)).save(output, format="PNG")
+    return output.getvalue()
+
+
+def test_reflex_upload_endpoint_with_her_token_and_no_cookie_does_nothing(app) -> None:
+    member, private = private_member(app, "Alice Upload")
+    token = tab_with_her_profile(app, sign_in_cookie(app.base_url, member.email))
+    response = httpx.post(
+        app.url("/_upload"),
+        headers={
+            "reflex-client-token": token,
+            "reflex-event-handler": f"{PROFILE}.upload_avatar",
+        },
+        files={"files": ("me.png", png_bytes(), "image/png")},
+        timeout=30,
+    )
+    assert [value for value in private if value in response.text] == []
+    with session_scope(app.engine) as session:
+        assert session.get(Profile, member.id).avatar_path is None
+        assert (
+            session.exec(
+                select(AuditEntry).where(
+                    AuditEntry.subject_user_id == member.id,
+                    AuditEntry.action == "profile.avatar_changed",
+                )
+            ).first()
+            is None
+        )
+    assert response.status_code == 404

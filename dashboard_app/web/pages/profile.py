@@ -11,8 +11,8 @@ import reflex as rx
 from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, links, profiles
 from dashboard_app.domain.errors import DomainError
-from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
+from dashboard_app.web.api.avatars import AVATAR_ERROR, TOO_LARGE
 from dashboard_app.web.api.common import absolute_url, deliver
 from dashboard_app.web.api.mails import email_change_mail
 from dashboard_app.web.auth_cookie import session_policy
@@ -20,7 +20,8 @@ from dashboard_app.web.components.cards import page_heading
 from dashboard_app.web.components.forms import field_label, status_text
 from dashboard_app.web.components.native_form import native_form
 from dashboard_app.web.layout import shell
-from dashboard_app.web.state.auth import AuthState, Viewer
+from dashboard_app.web.signing import unsign
+from dashboard_app.web.state.auth import MESSAGE_MAX_AGE_SECONDS, AuthState, Viewer
 
 PROFILE_FIELDS = (
     "display_name",
@@ -137,6 +138,12 @@ class ProfileState(AuthState):
     @rx.event
     async def load(self):
         self.field_errors, self.saved = {}, ""
+        error = unsign(
+            AVATAR_ERROR,
+            self.router.url.query_parameters.get("avatar_error"),
+            MESSAGE_MAX_AGE_SECONDS,
+        )
+        self.avatar_error = error if isinstance(error, str) else ""
         return await self._load_page()
 
     @rx.event
@@ -178,32 +185,6 @@ class ProfileState(AuthState):
         await self._refresh_page(viewer)
         self.theme_to_apply = changes.theme
         return None
-
-    @rx.event
-    async def upload_avatar(self, files: list[rx.UploadFile]):
-        viewer = await self._viewer()
-        if viewer is None:
-            return self._to_sign_in()
-        if len(files) != 1:
-            self.avatar_error = "Choose one image."
-            return None
-        data = await files[0].read(profiles.MAX_AVATAR_BYTES + 1)
-
-        def work() -> None:
-            with session_scope() as session:
-                user = accounts.get_user(session=session, user_id=viewer.user_id)
-                profiles.set_avatar(
-                    session=session, user=user, data=data, storage=get_settings().private_storage
-                )
-
-        try:
-            await asyncio.to_thread(work)
-        except DomainError as error:
-            self.avatar_error = error.message
-            return rx.clear_selected_files("avatar")
-        self.avatar_error = ""
-        await self._refresh_page(viewer)
-        return rx.clear_selected_files("avatar")
 
     @rx.event
     async def change_password(self, form: dict):
@@ -389,6 +370,16 @@ def _details_card() -> rx.Component:
     )
 
 
+# The server refuses a body over the limit without reading it, which a browser shows as a reset
+# connection: the browser's own form validation stops such a file before it is sent.
+CHECK_AVATAR_SIZE = f"""
+const input = document.getElementById("avatar");
+const file = input.files && input.files[0];
+input.setCustomValidity(file && file.size > {profiles.MAX_AVATAR_BYTES} ? "{TOO_LARGE}" : "");
+input.reportValidity();
+"""
+
+
 def _avatar_card() -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -397,29 +388,29 @@ def _avatar_card() -> rx.Component:
                 rx.avatar(
                     src=ProfileState.avatar_url, fallback="?", size="6", data_testid="avatar-image"
                 ),
-                rx.upload(
+                # A plain multipart form to the server route, which checks the request's own
+                # session and refuses oversized bodies before reading them.
+                native_form(
                     rx.vstack(
-                        rx.button("Choose an image", variant="soft", type="button"),
-                        rx.text("PNG, JPEG or WebP, up to 2 MB", size="1", color_scheme="gray"),
-                        rx.foreach(
-                            rx.selected_files("avatar"), lambda name: rx.text(name, size="1")
+                        field_label("Choose an image", html_for="avatar"),
+                        rx.el.input(
+                            id="avatar",
+                            name="avatar",
+                            type="file",
+                            accept="image/png,image/jpeg,image/webp",
+                            required=True,
+                            on_change=rx.call_script(CHECK_AVATAR_SIZE),
                         ),
+                        rx.text("PNG, JPEG or WebP, up to 2 MB", size="1", color_scheme="gray"),
+                        rx.button("Upload", type="submit"),
+                        spacing="2",
                     ),
-                    id="avatar",
-                    max_files=1,
-                    accept={
-                        "image/png": [".png"],
-                        "image/jpeg": [".jpg", ".jpeg"],
-                        "image/webp": [".webp"],
-                    },
-                    border="none",
-                    padding="0",
+                    action=routes.API_AVATAR,
+                    method="post",
+                    enc_type="multipart/form-data",
                 ),
                 align="center",
                 spacing="4",
-            ),
-            rx.button(
-                "Upload", on_click=ProfileState.upload_avatar(rx.upload_files(upload_id="avatar"))
             ),
             status_text(ProfileState.avatar_error, "avatar-error"),
             spacing="3",
