@@ -27,15 +27,17 @@ from dashboard_app.web.pages.sign_in import (
     sign_up_page,
 )
 from dashboard_app.web.state.auth import AuthState, PublicPageState
-from dashboard_app.web.state.guards import SessionGuard
+from dashboard_app.web.state.guards import PayloadGuard, SessionGuard
 
 app = rx.App(
     api_transformer=build_api(),
     head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
 )
 app.register_lifespan_task(retry_stripe_events)
-# Before Reflex's own hydrate middleware, so a hydrate never sends another session's state.
-app.add_middleware(SessionGuard(), index=0)
+# Before any handler runs, hydrate included: a payload of the wrong shape is refused, then a tab
+# whose cookie now resolves to another session (or none) is reset.
+app.add_middleware(PayloadGuard(), index=0)
+app.add_middleware(SessionGuard(), index=1)
 
 app.add_page(
     sign_in_page, route=routes.SIGN_IN, title="Sign in", on_load=PublicPageState.open_sign_in

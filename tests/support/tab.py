@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 import httpx
 import reflex as rx
@@ -53,13 +54,15 @@ class TabReplies:
 
 
 def router_data(path: str) -> dict[str, object]:
-    return {"pathname": path, "query": {}, "asPath": path}
+    """What the browser sends with an event from the page at `path` (which may have a query)."""
+    pathname, _, query = path.partition("?")
+    return {"pathname": pathname, "query": dict(parse_qsl(query)), "asPath": path}
 
 
 async def talk(
     base_url: str,
     *,
-    calls: list[tuple[str, object]],
+    calls: Sequence[tuple[str, object] | tuple[str, object, str]],
     token: str | None = None,
     cookie: str | None = None,
     path: str = "/",
@@ -67,8 +70,9 @@ async def talk(
     until: Callable[[TabReplies], bool] | None = None,
     timeout: float = 30,
 ) -> TabReplies:
-    """Open a socket with `token` and `cookie`, emit each (handler, payload) and then, unless
-    told not to, a hydrate; wait for the hydrate's delta and for `until`; return the replies."""
+    """Open a socket with `token` and `cookie`, emit each (handler, payload[, page path]) and
+    then, unless told not to, a hydrate; wait for the hydrate's delta and for `until`; return
+    the replies."""
     replies = TabReplies()
     arrived = asyncio.Event()
     client = socketio.AsyncClient()
@@ -95,10 +99,10 @@ async def talk(
     )
     try:
         events = [*calls, (HYDRATE, {})] if hydrate else list(calls)
-        for name, payload in events:
+        for name, payload, *page in events:
             await client.emit(
                 "event",
-                {"name": name, "payload": payload, "router_data": router_data(path)},
+                {"name": name, "payload": payload, "router_data": router_data(*page or [path])},
                 namespace="/_event",
             )
         deadline = asyncio.get_running_loop().time() + timeout

@@ -13,6 +13,7 @@ from dashboard_app.models import CreditEntry
 from dashboard_app.web.components.cards import page_heading
 from dashboard_app.web.layout import shell
 from dashboard_app.web.state.auth import AuthState, Viewer
+from dashboard_app.web.state.payloads import Payload, bad_payload, read_payload
 
 PAGE_SIZE = 25
 KIND_LABELS = {
@@ -59,6 +60,10 @@ def _fetch(
         )
 
 
+class FilterChoice(Payload):
+    label: str
+
+
 class HistoryState(AuthState):
     rows: list[dict[str, str]] = []
     filter_label: str = ALL
@@ -95,10 +100,14 @@ class HistoryState(AuthState):
         return await self._poll_page()
 
     @rx.event
-    async def filter_by(self, label: str):
+    async def filter_by(self, label: str | None = None):
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
+        choice = read_payload(FilterChoice, {"label": label})
+        if choice is None:
+            return bad_payload()
+        label = choice.label
         if label not in FILTERS:
             self.error = "Choose one of the listed kinds of entry."
             return None

@@ -22,6 +22,7 @@ from dashboard_app.web.components.native_form import native_form
 from dashboard_app.web.layout import shell
 from dashboard_app.web.signing import unsign
 from dashboard_app.web.state.auth import MESSAGE_MAX_AGE_SECONDS, AuthState, Viewer
+from dashboard_app.web.state.payloads import Payload, bad_payload, read_payload
 
 PROFILE_FIELDS = (
     "display_name",
@@ -103,6 +104,29 @@ def _load(user_id: int, current_session_id: int) -> dict:
         }
 
 
+class ProfileForm(Payload):
+    display_name: str = ""
+    address_line1: str = ""
+    address_line2: str = ""
+    address_city: str = ""
+    address_postal_code: str = ""
+    address_country: str = ""
+    wallet_address: str = ""
+    theme: str = ""
+    default_platform: str = ""
+    # A ticked checkbox sends "on"; an unticked one sends nothing.
+    email_notifications: bool | str = False
+
+
+class PasswordForm(Payload):
+    current_password: str = ""
+    new_password: str = ""
+
+
+class EmailForm(Payload):
+    new_email: str = ""
+
+
 class ProfileState(AuthState):
     member_since: str = ""
     updated_at: str = ""
@@ -151,18 +175,21 @@ class ProfileState(AuthState):
         return await self._poll_page()
 
     @rx.event
-    async def save_profile(self, form: dict):
+    async def save_profile(self, form: dict | None = None):
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
+        fields = read_payload(ProfileForm, form)
+        if fields is None:
+            return bad_payload()
         platform = {label: code for code, label in PLATFORM_LABELS.items()}.get(
-            str(form.get("default_platform", "")), "?"
+            fields.default_platform, "?"
         )
         changes = profiles.ProfileChanges(
-            **{name: str(form.get(name, ""))[:1000] for name in PROFILE_FIELDS},
-            theme=str(form.get("theme", "")),
+            **{name: getattr(fields, name) for name in PROFILE_FIELDS},
+            theme=fields.theme,
             default_platform=platform,
-            email_notifications=form.get("email_notifications") in ("on", True, "true"),
+            email_notifications=fields.email_notifications in ("on", True, "true"),
         )
 
         def work() -> None:
@@ -187,10 +214,13 @@ class ProfileState(AuthState):
         return None
 
     @rx.event
-    async def change_password(self, form: dict):
+    async def change_password(self, form: dict | None = None):
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
+        fields = read_payload(PasswordForm, form)
+        if fields is None:
+            return bad_payload()
 
         def work() -> None:
             with session_scope() as session:
@@ -198,8 +228,8 @@ class ProfileState(AuthState):
                 accounts.change_password(
                     session=session,
                     user=user,
-                    current_password=str(form.get("current_password", ""))[:300],
-                    new_password=str(form.get("new_password", ""))[:300],
+                    current_password=fields.current_password,
+                    new_password=fields.new_password,
                     keep_session_id=viewer.session_id,
                 )
 
@@ -214,10 +244,13 @@ class ProfileState(AuthState):
         return rx.set_value("current_password", "")
 
     @rx.event
-    async def change_email(self, form: dict):
+    async def change_email(self, form: dict | None = None):
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
+        fields = read_payload(EmailForm, form)
+        if fields is None:
+            return bad_payload()
 
         def work() -> tuple[str, str]:
             with session_scope() as session:
@@ -225,7 +258,7 @@ class ProfileState(AuthState):
                 return links.request_email_change(
                     session=session,
                     user=user,
-                    new_email=str(form.get("new_email", ""))[:400],
+                    new_email=fields.new_email,
                     policy=session_policy(),
                 )
 
