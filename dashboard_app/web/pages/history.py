@@ -12,7 +12,7 @@ from dashboard_app.domain.errors import InvalidInput
 from dashboard_app.models import CreditEntry
 from dashboard_app.web.components.cards import page_heading
 from dashboard_app.web.layout import shell
-from dashboard_app.web.state.auth import AuthState, Viewer
+from dashboard_app.web.state.auth import AuthState, LivePage, Viewer
 from dashboard_app.web.state.payloads import Payload, bad_payload, read_payload
 
 PAGE_SIZE = 25
@@ -64,7 +64,7 @@ class FilterChoice(Payload):
     label: str
 
 
-class HistoryState(AuthState):
+class HistoryState(LivePage, AuthState):
     rows: list[dict[str, str]] = []
     filter_label: str = ALL
     has_more: bool = False
@@ -90,14 +90,6 @@ class HistoryState(AuthState):
             await self._refresh_page(viewer)
             return
         self.rows = [_row(e) for e in page.entries] + self.rows
-
-    @rx.event
-    async def load(self):
-        return await self._load_page()
-
-    @rx.event
-    async def poll_live(self, _tick: str = ""):
-        return await self._poll_page()
 
     @rx.event
     async def filter_by(self, label: str | None = None):

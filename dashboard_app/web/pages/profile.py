@@ -21,7 +21,7 @@ from dashboard_app.web.components.forms import field_label, status_text
 from dashboard_app.web.components.native_form import native_form
 from dashboard_app.web.layout import shell
 from dashboard_app.web.signing import unsign
-from dashboard_app.web.state.auth import MESSAGE_MAX_AGE_SECONDS, AuthState, Viewer
+from dashboard_app.web.state.auth import MESSAGE_MAX_AGE_SECONDS, AuthState, LivePage, Viewer
 from dashboard_app.web.state.payloads import Payload, bad_payload, read_payload
 
 PROFILE_FIELDS = (
@@ -127,7 +127,7 @@ class EmailForm(Payload):
     new_email: str = ""
 
 
-class ProfileState(AuthState):
+class ProfileState(LivePage, AuthState):
     member_since: str = ""
     updated_at: str = ""
     fields: dict[str, str] = {}
@@ -169,10 +169,6 @@ class ProfileState(AuthState):
         )
         self.avatar_error = error if isinstance(error, str) else ""
         return await self._load_page()
-
-    @rx.event
-    async def poll_live(self, _tick: str = ""):
-        return await self._poll_page()
 
     @rx.event
     async def save_profile(self, form: dict | None = None):

@@ -181,7 +181,8 @@ class AuthState(rx.State):
         """Reload what the page shows after the member's credits changed (pages override)."""
 
     # Reflex runs an inherited event handler on the state that defined it, so each page state
-    # declares its own `load` and `poll_live` handlers and they call these two methods.
+    # needs `load` and `poll_live` handlers of its own that call these two methods: `LivePage`
+    # gives a page state its own copies.
 
     async def _load_page(self):
         """on_load: sign-in required, then the page's own data."""
@@ -216,6 +217,19 @@ class AuthState(rx.State):
     @rx.event
     async def poll_live(self, _tick: str = ""):
         return await self._poll_page()
+
+
+class LivePage(rx.State, mixin=True):
+    """The page's `load` (on_load) and `poll_live` (every second) handlers, copied onto each page
+    state that lists this mixin before AuthState: `class OverviewState(LivePage, AuthState)`."""
+
+    @rx.event
+    async def load(self):
+        return await self._load_page()  # type: ignore[attr-defined]
+
+    @rx.event
+    async def poll_live(self, _tick: str = ""):
+        return await self._poll_page()  # type: ignore[attr-defined]
 
 
 SIGN_IN_ERRORS = {
