@@ -29,6 +29,7 @@ from dashboard_app.web.pages.sign_in import (
     sign_up_page,
 )
 from dashboard_app.web.state.auth import AuthState, PublicPageState
+from dashboard_app.web.state.guards import PayloadGuard, SessionGuard
 
 PUBLIC_BASE_URL = get_settings().public_base_url
 
@@ -40,6 +41,10 @@ app = rx.App(
     ],
 )
 app.register_lifespan_task(retry_stripe_events)
+# Before any handler runs, hydrate included: a payload of the wrong shape is refused, then a tab
+# whose cookie now resolves to another session (or none) is reset.
+app.add_middleware(PayloadGuard(), index=0)
+app.add_middleware(SessionGuard(), index=1)
 
 
 def add_page(component, **options) -> None:

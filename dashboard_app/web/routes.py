@@ -80,6 +80,10 @@ def with_message(path: str, message: str) -> str:
     return _with_params(path, message=message)
 
 
+def profile_url(avatar_error: str | None = None) -> str:
+    return _with_params(PROFILE, avatar_error=avatar_error)
+
+
 def verify_email_path(token: str) -> str:
     return _with_params(API_VERIFY_EMAIL, token=token)
 

@@ -89,7 +89,7 @@ def test_sign_up_verify_edit_profile_upload_avatar_sign_out(
 
     avatar_file = tmp_path / "me.png"
     avatar_file.write_bytes(png_bytes())
-    page.locator("#avatar input[type=file]").set_input_files(str(avatar_file))
+    page.locator("#avatar").set_input_files(str(avatar_file))
     page.get_by_role("button", name="Upload").click()
     image = page.get_by_test_id("avatar-image")
     expect(image).to_have_attribute("src", re.compile(r"^/account/avatar\?v=\d+$"))
@@ -123,9 +123,26 @@ def test_a_file_that_is_not_an_image_is_refused(page: Page, app, tmp_path) -> No
     sign_in(page, member.email, DEFAULT_PASSWORD, start="/sign-in?next=/profile")
     fake = tmp_path / "fake.png"
     fake.write_text("this is not an image")
-    page.locator("#avatar input[type=file]").set_input_files(str(fake))
+    page.locator("#avatar").set_input_files(str(fake))
     page.get_by_role("button", name="Upload").click()
     expect(page.get_by_test_id("avatar-error")).to_contain_text("not an image")
+    with session_scope(app.engine) as session:
+        assert session.get(Profile, member.id).avatar_path is None
+
+
+def test_an_image_over_the_limit_is_refused_with_a_message(page: Page, app, tmp_path) -> None:
+    member = create_member(app.engine)
+    sign_in(page, member.email, DEFAULT_PASSWORD, start="/sign-in?next=/profile")
+    big = tmp_path / "big.png"
+    big.write_bytes(png_bytes() + b"\0" * (3 * 1024 * 1024))
+    page.locator("#avatar").set_input_files(str(big))
+    page.get_by_role("button", name="Upload").click()
+    # The browser's form validation stops it (the server would refuse it unread, see
+    # tests/web/test_avatar_upload.py): the message is on the field and nothing was sent.
+    field = page.locator("#avatar")
+    expect(field).to_have_js_property("validationMessage", "Choose an image of at most 2 MB")
+    expect_path(page, "/profile")
+    expect(page.get_by_test_id("profile-email")).to_have_text(member.email)
     with session_scope(app.engine) as session:
         assert session.get(Profile, member.id).avatar_path is None
 

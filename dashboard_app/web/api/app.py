@@ -10,7 +10,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from dashboard_app.db import get_engine, session_scope
@@ -31,7 +31,7 @@ from dashboard_app.domain.sign_in_limits import (
 from dashboard_app.integrations.mailer import forget_mail_to
 from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
-from dashboard_app.web.api import sso
+from dashboard_app.web.api import avatars, sso
 from dashboard_app.web.api.common import (
     absolute_url,
     client_ip,
@@ -271,32 +271,6 @@ async def confirm_email_change(request: Request) -> Response:
     return redirect(routes.with_notice(routes.PROFILE, "email_changed"))
 
 
-async def avatar(request: Request) -> Response:
-    """A member's avatar, for that member and for admins only; never a public URL."""
-    member = await current_member(request)
-    if member is None:
-        return PlainTextResponse("Sign in first", status_code=401)
-    try:
-        owner_id = int(request.path_params.get("user_id", member.user.id))
-    except ValueError:
-        return PlainTextResponse("Not found", status_code=404)
-    if owner_id != member.user.id and member.user.role != "admin":
-        return PlainTextResponse("Not found", status_code=404)
-
-    def work():  # type: ignore[no-untyped-def]
-        with session_scope() as session:
-            return profiles.avatar_file(
-                session=session, owner_id=owner_id, storage=get_settings().private_storage
-            )
-
-    path = await run_in_threadpool(work)
-    if path is None:
-        return PlainTextResponse("Not found", status_code=404)
-    return FileResponse(
-        path, media_type="image/webp", headers={"Cache-Control": "private, max-age=300"}
-    )
-
-
 async def export_data(request: Request) -> Response:
     member = await current_member(request)
     if member is None:
@@ -360,6 +334,10 @@ async def health(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+# Reflex's upload endpoint: closed (see avatars.py).
+REFLEX_UPLOAD = "/_upload"
+
+
 def build_api() -> Starlette:
     return Starlette(
         routes=[
@@ -373,8 +351,10 @@ def build_api() -> Starlette:
             Route(routes.API_CONFIRM_EMAIL, confirm_email_change, methods=["GET"]),
             Route(routes.API_SSO_START, sso.start, methods=["GET"]),
             Route(routes.API_SSO_CALLBACK, sso.callback, methods=["GET"]),
-            Route(routes.API_AVATAR, avatar, methods=["GET"]),
-            Route(routes.API_AVATAR + "/{user_id}", avatar, methods=["GET"]),
+            Route(routes.API_AVATAR, avatars.avatar, methods=["GET"]),
+            Route(routes.API_AVATAR, avatars.upload_avatar, methods=["POST"]),
+            Route(routes.API_AVATAR + "/{user_id}", avatars.avatar, methods=["GET"]),
+            Route(REFLEX_UPLOAD, avatars.no_reflex_upload, methods=["POST"]),
             Route(routes.API_EXPORT, export_data, methods=["GET"]),
             Route(routes.API_DELETE_ACCOUNT, delete_account, methods=["POST"]),
             Route(routes.API_HEALTH, health, methods=["GET"]),

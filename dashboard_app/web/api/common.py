@@ -74,6 +74,9 @@ def with_session_cookie(response: Response, token: str) -> Response:
 
 
 def without_session_cookie(response: Response) -> Response:
+    """Ends the browser's session: the cookie, and the tabs' stored Reflex token with it
+    (`Clear-Site-Data: "storage"` empties sessionStorage, where Reflex keeps the tab's token)."""
+    response.headers["Clear-Site-Data"] = '"storage"'
     response.delete_cookie(
         SESSION_COOKIE,
         path="/",

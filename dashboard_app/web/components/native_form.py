@@ -13,6 +13,8 @@ class NativeForm(BaseHTML):
 
     action: rx.Var[str]
     method: rx.Var[str]
+    # "multipart/form-data" for a form that sends a file.
+    enc_type: rx.Var[str]
 
 
 native_form = NativeForm.create

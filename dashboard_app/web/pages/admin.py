@@ -11,7 +11,7 @@ from dashboard_app.domain import accounts
 from dashboard_app.web import routes
 from dashboard_app.web.components.cards import page_heading, stat_card
 from dashboard_app.web.layout import shell
-from dashboard_app.web.state.auth import AuthState, Viewer
+from dashboard_app.web.state.auth import AuthState, LivePage, Viewer
 
 
 def _recent_members() -> tuple[int, list[dict[str, str]]]:
@@ -28,7 +28,7 @@ def _recent_members() -> tuple[int, list[dict[str, str]]]:
         ]
 
 
-class AdminState(AuthState):
+class AdminState(LivePage, AuthState):
     member_count: int = 0
     recent_members: list[dict[str, str]] = []
 
@@ -51,10 +51,6 @@ class AdminState(AuthState):
             ]
         await self._refresh_page(viewer)
         return None
-
-    @rx.event
-    async def poll_live(self, _tick: str = ""):
-        return await self._poll_page()
 
 
 def _member_row(member: rx.Var) -> rx.Component:

@@ -12,7 +12,8 @@ from dashboard_app.domain.errors import InvalidInput
 from dashboard_app.models import CreditEntry
 from dashboard_app.web.components.cards import page_heading
 from dashboard_app.web.layout import shell
-from dashboard_app.web.state.auth import AuthState, Viewer
+from dashboard_app.web.state.auth import AuthState, LivePage, Viewer
+from dashboard_app.web.state.payloads import Payload, bad_payload, read_payload
 
 PAGE_SIZE = 25
 KIND_LABELS = {
@@ -59,7 +60,11 @@ def _fetch(
         )
 
 
-class HistoryState(AuthState):
+class FilterChoice(Payload):
+    label: str
+
+
+class HistoryState(LivePage, AuthState):
     rows: list[dict[str, str]] = []
     filter_label: str = ALL
     has_more: bool = False
@@ -87,18 +92,14 @@ class HistoryState(AuthState):
         self.rows = [_row(e) for e in page.entries] + self.rows
 
     @rx.event
-    async def load(self):
-        return await self._load_page()
-
-    @rx.event
-    async def poll_live(self, _tick: str = ""):
-        return await self._poll_page()
-
-    @rx.event
-    async def filter_by(self, label: str):
+    async def filter_by(self, label: str | None = None):
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
+        choice = read_payload(FilterChoice, {"label": label})
+        if choice is None:
+            return bad_payload()
+        label = choice.label
         if label not in FILTERS:
             self.error = "Choose one of the listed kinds of entry."
             return None

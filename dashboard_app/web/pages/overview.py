@@ -12,7 +12,7 @@ from dashboard_app.domain.dashboard import MemberOverview, member_overview
 from dashboard_app.web import routes
 from dashboard_app.web.components.cards import page_heading, stat_card
 from dashboard_app.web.layout import shell
-from dashboard_app.web.state.auth import AuthState, Viewer
+from dashboard_app.web.state.auth import AuthState, LivePage, Viewer
 
 
 def _load_overview(user_id: int) -> MemberOverview:
@@ -24,7 +24,7 @@ def _meter(used: int, limit: int) -> int:
     return 100 if limit == 0 else min(100, round(used * 100 / limit))
 
 
-class OverviewState(AuthState):
+class OverviewState(LivePage, AuthState):
     reserved_credits: int = 0
     lifetime_credits: int = 0
     spent_credits: int = 0
@@ -70,14 +70,6 @@ class OverviewState(AuthState):
             if overview.next_expiry
             else ""
         )
-
-    @rx.event
-    async def load(self):
-        return await self._load_page()
-
-    @rx.event
-    async def poll_live(self, _tick: str = ""):
-        return await self._poll_page()
 
 
 def _low_balance_warning() -> rx.Component:

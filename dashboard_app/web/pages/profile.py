@@ -11,8 +11,8 @@ import reflex as rx
 from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, links, profiles
 from dashboard_app.domain.errors import DomainError
-from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
+from dashboard_app.web.api.avatars import AVATAR_ERROR, TOO_LARGE
 from dashboard_app.web.api.common import absolute_url, deliver, mail_windows
 from dashboard_app.web.api.mails import email_change_mail
 from dashboard_app.web.auth_cookie import session_policy
@@ -20,9 +20,10 @@ from dashboard_app.web.client_address import router_client_ip
 from dashboard_app.web.components.cards import page_heading
 from dashboard_app.web.components.forms import field_label, status_text
 from dashboard_app.web.components.native_form import native_form
-from dashboard_app.web.components.upload import labelled_upload
 from dashboard_app.web.layout import shell
-from dashboard_app.web.state.auth import AuthState, Viewer
+from dashboard_app.web.signing import unsign
+from dashboard_app.web.state.auth import MESSAGE_MAX_AGE_SECONDS, AuthState, LivePage, Viewer
+from dashboard_app.web.state.payloads import Payload, bad_payload, read_payload
 
 PROFILE_FIELDS = (
     "display_name",
@@ -104,7 +105,30 @@ def _load(user_id: int, current_session_id: int) -> dict:
         }
 
 
-class ProfileState(AuthState):
+class ProfileForm(Payload):
+    display_name: str = ""
+    address_line1: str = ""
+    address_line2: str = ""
+    address_city: str = ""
+    address_postal_code: str = ""
+    address_country: str = ""
+    wallet_address: str = ""
+    theme: str = ""
+    default_platform: str = ""
+    # A ticked checkbox sends "on"; an unticked one sends nothing.
+    email_notifications: bool | str = False
+
+
+class PasswordForm(Payload):
+    current_password: str = ""
+    new_password: str = ""
+
+
+class EmailForm(Payload):
+    new_email: str = ""
+
+
+class ProfileState(LivePage, AuthState):
     member_since: str = ""
     updated_at: str = ""
     fields: dict[str, str] = {}
@@ -139,25 +163,30 @@ class ProfileState(AuthState):
     @rx.event
     async def load(self):
         self.field_errors, self.saved = {}, ""
+        error = unsign(
+            AVATAR_ERROR,
+            self.router.url.query_parameters.get("avatar_error"),
+            MESSAGE_MAX_AGE_SECONDS,
+        )
+        self.avatar_error = error if isinstance(error, str) else ""
         return await self._load_page()
 
     @rx.event
-    async def poll_live(self, _tick: str = ""):
-        return await self._poll_page()
-
-    @rx.event
-    async def save_profile(self, form: dict):
+    async def save_profile(self, form: dict | None = None):
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
+        fields = read_payload(ProfileForm, form)
+        if fields is None:
+            return bad_payload()
         platform = {label: code for code, label in PLATFORM_LABELS.items()}.get(
-            str(form.get("default_platform", "")), "?"
+            fields.default_platform, "?"
         )
         changes = profiles.ProfileChanges(
-            **{name: str(form.get(name, ""))[:1000] for name in PROFILE_FIELDS},
-            theme=str(form.get("theme", "")),
+            **{name: getattr(fields, name) for name in PROFILE_FIELDS},
+            theme=fields.theme,
             default_platform=platform,
-            email_notifications=form.get("email_notifications") in ("on", True, "true"),
+            email_notifications=fields.email_notifications in ("on", True, "true"),
         )
 
         def work() -> None:
@@ -182,36 +211,13 @@ class ProfileState(AuthState):
         return None
 
     @rx.event
-    async def upload_avatar(self, files: list[rx.UploadFile]):
+    async def change_password(self, form: dict | None = None):
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
-        if len(files) != 1:
-            self.avatar_error = "Choose one image."
-            return None
-        data = await files[0].read(profiles.MAX_AVATAR_BYTES + 1)
-
-        def work() -> None:
-            with session_scope() as session:
-                user = accounts.get_user(session=session, user_id=viewer.user_id)
-                profiles.set_avatar(
-                    session=session, user=user, data=data, storage=get_settings().private_storage
-                )
-
-        try:
-            await asyncio.to_thread(work)
-        except DomainError as error:
-            self.avatar_error = error.message
-            return rx.clear_selected_files("avatar")
-        self.avatar_error = ""
-        await self._refresh_page(viewer)
-        return rx.clear_selected_files("avatar")
-
-    @rx.event
-    async def change_password(self, form: dict):
-        viewer = await self._viewer()
-        if viewer is None:
-            return self._to_sign_in()
+        fields = read_payload(PasswordForm, form)
+        if fields is None:
+            return bad_payload()
 
         def work() -> None:
             with session_scope() as session:
@@ -219,8 +225,8 @@ class ProfileState(AuthState):
                 accounts.change_password(
                     session=session,
                     user=user,
-                    current_password=str(form.get("current_password", ""))[:300],
-                    new_password=str(form.get("new_password", ""))[:300],
+                    current_password=fields.current_password,
+                    new_password=fields.new_password,
                     keep_session_id=viewer.session_id,
                 )
 
@@ -235,10 +241,13 @@ class ProfileState(AuthState):
         return rx.set_value("current_password", "")
 
     @rx.event
-    async def change_email(self, form: dict):
+    async def change_email(self, form: dict | None = None):
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
+        fields = read_payload(EmailForm, form)
+        if fields is None:
+            return bad_payload()
 
         def work() -> tuple[str, str]:
             with session_scope() as session:
@@ -246,7 +255,7 @@ class ProfileState(AuthState):
                 return links.request_email_change(
                     session=session,
                     user=user,
-                    new_email=str(form.get("new_email", ""))[:400],
+                    new_email=fields.new_email,
                     policy=session_policy(),
                     windows=mail_windows(),  # RateLimited says when to try again
                 )
@@ -398,6 +407,16 @@ def _details_card() -> rx.Component:
     )
 
 
+# The server refuses a body over the limit without reading it, which a browser shows as a reset
+# connection: the browser's own form validation stops such a file before it is sent.
+CHECK_AVATAR_SIZE = f"""
+const input = document.getElementById("avatar");
+const file = input.files && input.files[0];
+input.setCustomValidity(file && file.size > {profiles.MAX_AVATAR_BYTES} ? "{TOO_LARGE}" : "");
+input.reportValidity();
+"""
+
+
 def _avatar_card() -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -406,30 +425,29 @@ def _avatar_card() -> rx.Component:
                 rx.avatar(
                     src=ProfileState.avatar_url, fallback="?", size="6", data_testid="avatar-image"
                 ),
-                labelled_upload(
+                # A plain multipart form to the server route, which checks the request's own
+                # session and refuses oversized bodies before reading them.
+                native_form(
                     rx.vstack(
-                        rx.button("Choose an image", variant="soft", type="button"),
-                        rx.text("PNG, JPEG or WebP, up to 2 MB", size="1", color_scheme="gray"),
-                        rx.foreach(
-                            rx.selected_files("avatar"), lambda name: rx.text(name, size="1")
+                        field_label("Choose an image", html_for="avatar"),
+                        rx.el.input(
+                            id="avatar",
+                            name="avatar",
+                            type="file",
+                            accept="image/png,image/jpeg,image/webp",
+                            required=True,
+                            on_change=rx.call_script(CHECK_AVATAR_SIZE),
                         ),
+                        rx.text("PNG, JPEG or WebP, up to 2 MB", size="1", color_scheme="gray"),
+                        rx.button("Upload", type="submit"),
+                        spacing="2",
                     ),
-                    id="avatar",
-                    label="Avatar image file",
-                    max_files=1,
-                    accept={
-                        "image/png": [".png"],
-                        "image/jpeg": [".jpg", ".jpeg"],
-                        "image/webp": [".webp"],
-                    },
-                    border="none",
-                    padding="0",
+                    action=routes.API_AVATAR,
+                    method="post",
+                    enc_type="multipart/form-data",
                 ),
                 align="center",
                 spacing="4",
-            ),
-            rx.button(
-                "Upload", on_click=ProfileState.upload_avatar(rx.upload_files(upload_id="avatar"))
             ),
             status_text(ProfileState.avatar_error, "avatar-error"),
             spacing="3",

@@ -1,8 +1,10 @@
 """The base state every signed-in page builds on.
 
-The member is resolved on every event from the HttpOnly session cookie of the websocket
-connection, checked against the database; nothing the browser sends names the member.
-Public vars hold only what the shell shows the signed-in member about themselves.
+The member is resolved on every event from the HttpOnly session cookie of the request or socket
+that carries the event, checked against the database; nothing the browser sends names the
+member, and nothing the tab's stored state remembers stands in for the cookie (a tab's token is
+not a credential). Public vars hold only what the shell shows the signed-in member about
+themselves.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 from dataclasses import dataclass
 
 import reflex as rx
+from reflex_base.event.context import EventContext
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, credits
@@ -91,6 +94,30 @@ def load_viewer(token: str | None) -> Viewer | None:
         )
 
 
+def carried_session_token() -> str | None:
+    """The session cookie of the socket or request carrying the event being processed.
+
+    Reflex copies the socket's headers into each event it receives; an event that arrives
+    without them (Reflex's upload endpoint builds one so) counts as signed out, whatever
+    cookie the tab's stored state saw before.
+    """
+    try:
+        carried = EventContext.get().router_data
+    except LookupError:
+        return None
+    headers = carried.get("headers") or {}
+    return token_from_cookie_header(headers.get("cookie") if isinstance(headers, dict) else None)
+
+
+def live_session_id(token: str | None) -> int:
+    """The id of the live session behind a session token, or 0 when there is none."""
+    if not token:
+        return 0
+    with session_scope() as session:
+        signed_in = accounts.resolve_session(session=session, token=token, policy=session_policy())
+        return signed_in.session_id if signed_in is not None else 0
+
+
 def load_balance_version(token: str | None) -> tuple[int, str] | None:
     """(user id, version of the balances) for a live session; cheap enough to poll each second."""
     with session_scope() as session:
@@ -114,9 +141,12 @@ class AuthState(rx.State):
     _theme_applied: bool = False
     # The balances version this tab last showed; the live poll compares against it.
     _seen_version: str = ""
+    # The server session this tab's state was built for (0: none). The session guard resets
+    # every page state before an event whose cookie resolves to another session.
+    _built_for_session: int = 0
 
     def _session_token(self) -> str | None:
-        return token_from_cookie_header(self.router.headers.cookie)
+        return carried_session_token()
 
     def _current_path(self) -> str:
         url = self.router.url
@@ -153,7 +183,8 @@ class AuthState(rx.State):
         """Reload what the page shows after the member's credits changed (pages override)."""
 
     # Reflex runs an inherited event handler on the state that defined it, so each page state
-    # declares its own `load` and `poll_live` handlers and they call these two methods.
+    # needs `load` and `poll_live` handlers of its own that call these two methods: `LivePage`
+    # gives a page state its own copies.
 
     async def _load_page(self):
         """on_load: sign-in required, then the page's own data."""
@@ -189,6 +220,19 @@ class AuthState(rx.State):
     @rx.event
     async def poll_live(self, _tick: str = ""):
         return await self._poll_page()
+
+
+class LivePage(rx.State, mixin=True):
+    """The page's `load` (on_load) and `poll_live` (every second) handlers, copied onto each page
+    state that lists this mixin before AuthState: `class OverviewState(LivePage, AuthState)`."""
+
+    @rx.event
+    async def load(self):
+        return await self._load_page()  # type: ignore[attr-defined]
+
+    @rx.event
+    async def poll_live(self, _tick: str = ""):
+        return await self._poll_page()  # type: ignore[attr-defined]
 
 
 SIGN_IN_ERRORS = {
@@ -230,9 +274,7 @@ class PublicPageState(rx.State):
     async def _prepare(self, messages: dict[str, str]):
         self.next_path = routes.safe_next(self.router.url.query_parameters.get("next"))
         self._read_params(messages)
-        viewer = await asyncio.to_thread(
-            load_viewer, token_from_cookie_header(self.router.headers.cookie)
-        )
+        viewer = await asyncio.to_thread(load_viewer, carried_session_token())
         if viewer is not None:
             return rx.redirect(self.next_path)
         return None

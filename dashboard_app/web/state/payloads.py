@@ -7,9 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
+import reflex as rx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 BAD_PAYLOAD = "That request could not be read. Reload the page and try again."
+
+
+def bad_payload() -> rx.event.EventSpec:
+    """The one answer to a payload of the wrong shape, from every handler (and the guard)."""
+    return rx.toast.error(BAD_PAYLOAD)
 
 
 class Payload(BaseModel):
