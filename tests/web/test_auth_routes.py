@@ -19,6 +19,7 @@ from dashboard_app.web.client_address import router_client_ip
 from dashboard_app.web.routes import safe_next
 from tests.factories import DEFAULT_PASSWORD, count_rows, create_member, unique_email
 from tests.support.servers import free_port
+from tests.support.tab import run_async
 
 
 @dataclass
@@ -34,7 +35,8 @@ class InProcessRoutes:
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
                 return await c.request(method, path, **kwargs)
 
-        return asyncio.run(send())
+        # On a thread of its own: Playwright's sync API may own this thread's event loop.
+        return run_async(send())
 
     def get(self, path: str, **kwargs) -> httpx.Response:
         return self.request("GET", path, **kwargs)
@@ -252,7 +254,7 @@ def test_parallel_wrong_guesses_get_at_most_lock_after_password_checks(app) -> N
                 )
             )
 
-    locations = [response.headers["location"] for response in asyncio.run(guess_all())]
+    locations = [response.headers["location"] for response in run_async(guess_all())]
     # A guess whose password was checked is told the credentials do not match; the others
     # are refused before any check, with the time the lock ends.
     checked = [location for location in locations if "error=credentials" in location]
