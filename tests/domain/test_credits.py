@@ -16,6 +16,7 @@ from dashboard_app.domain.ledger_check import check_ledger
 from dashboard_app.models import CreditAccount, CreditEntry
 from dashboard_app.models.base import utcnow
 from tests.factories import count_rows, create_member
+from tests.support.sql import statements_sent
 
 
 @pytest.fixture
@@ -365,3 +366,48 @@ def test_ledger_check_finds_tampered_balances(engine, member) -> None:
         problems = [str(p) for p in check_ledger(session=session)]
     assert any("available balance is 15 but its entries add up to 10" in p for p in problems)
     assert any("credit lots hold 10 credits but 15 are available" in p for p in problems)
+
+
+def test_a_lot_that_expires_twice_gets_two_expiry_entries(engine, member) -> None:
+    now = utcnow()
+    run(
+        engine,
+        credits.grant_credits,
+        user_id=member,
+        amount=10,
+        idempotency_key="promo",
+        expires_at=now + timedelta(hours=1),
+        now=now,
+    )
+    run(engine, credits.reserve_credits, user_id=member, amount=4, reference="job:1", now=now)
+    later = now + timedelta(hours=2)
+    run(engine, credits.expire_credits, user_id=member, now=later)  # the 6 not held
+    run(engine, credits.release_reservation, reference="job:1", now=later)  # the 4 returned
+    assert [(k, a) for k, a, _ in kinds(engine, member) if k == "expiry"] == [
+        ("expiry", -6),
+        ("expiry", -4),
+    ]
+    assert balances(engine, member) == (0, 0, 10, 0)
+    assert_consistent(engine)
+
+
+def test_expiring_a_member_s_credits_reads_no_ledger_entries(engine, member) -> None:
+    """Expiry runs under the member's account lock: it must not scan the ledger (it used to
+    count every expiry entry in the table, of every member, to name the new one)."""
+    now = utcnow()
+    for i in range(3):
+        run(
+            engine,
+            credits.grant_credits,
+            user_id=member,
+            amount=5,
+            idempotency_key=f"promo:{i}",
+            expires_at=now + timedelta(hours=1),
+            now=now,
+        )
+    with statements_sent(engine) as sent:
+        expired = run(engine, credits.expire_credits, user_id=member, now=now + timedelta(hours=2))
+    assert [e.amount for e in expired] == [-5, -5, -5]
+    reads_of_entries = [s for s in sent if s.startswith("SELECT") and "credit_entries" in s]
+    assert reads_of_entries == []
+    assert_consistent(engine)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from dashboard_app.domain.credits.ledger import append_entry, lock_account
@@ -23,14 +22,11 @@ def expire_due(session: Session, account: CreditAccount, now: datetime) -> list[
     ).all()
     entries = []
     for lot in due:
-        # A lot can expire more than once when held credits return to it after its expiry.
-        earlier = session.exec(
-            select(func.count())
-            .select_from(CreditEntry)
-            .where(CreditEntry.kind == "expiry", CreditEntry.reference == f"lot:{lot.id}")
-        ).one()
+        # A lot can expire more than once when held or frozen credits return to it after its
+        # expiry; the lot counts its expiries, so naming the next one reads no entries.
         amount = lot.remaining
         lot.remaining = 0
+        lot.expiry_count += 1
         session.add(lot)
         entries.append(
             append_entry(
@@ -38,7 +34,7 @@ def expire_due(session: Session, account: CreditAccount, now: datetime) -> list[
                 account,
                 kind="expiry",
                 amount=-amount,
-                key=f"expiry:lot:{lot.id}:{earlier + 1}",
+                key=f"expiry:lot:{lot.id}:{lot.expiry_count}",
                 reference=f"lot:{lot.id}",
                 reason=f"{amount} credits expired",
                 now=now,
