@@ -368,6 +368,89 @@ def test_ledger_check_finds_tampered_balances(engine, member) -> None:
     assert any("credit lots hold 10 credits but 15 are available" in p for p in problems)
 
 
+def shortfall(engine, user_id: int) -> int:
+    with session_scope(engine) as session:
+        return session.get(CreditAccount, user_id).clawback_shortfall
+
+
+def test_hold_60_refund_100_release_leaves_nothing_and_no_shortfall(engine, member) -> None:
+    run(
+        engine,
+        credits.grant_credits,
+        user_id=member,
+        amount=100,
+        idempotency_key="cs_1",
+        kind="purchase",
+    )
+    run(engine, credits.reserve_credits, user_id=member, amount=60, reference="job:1")
+    result = run(
+        engine,
+        credits.claw_back_credits,
+        user_id=member,
+        amount=100,
+        idempotency_key="refund:re_1",
+        reason="Refund of order 1",
+    )
+    # 40 are taken now; the 60 held for the job are owed by the hold.
+    assert (result.entry.amount, result.shortfall, result.from_holds) == (-40, 0, 60)
+    assert balances(engine, member) == (0, 60, 100, 0)
+    # The job fails: its 60 credits go to the refund, not back to the member.
+    run(engine, credits.release_reservation, reference="job:1")
+    assert balances(engine, member) == (0, 0, 100, 0)
+    assert shortfall(engine, member) == 0
+    assert [k for k, _, _ in kinds(engine, member)] == [
+        "purchase",
+        "reserve",
+        "refund_clawback",
+        "release",
+        "refund_clawback",
+    ]
+    assert_consistent(engine)
+
+
+def test_hold_60_refund_100_capture_45_records_a_shortfall_of_45(engine, member) -> None:
+    run(
+        engine,
+        credits.grant_credits,
+        user_id=member,
+        amount=100,
+        idempotency_key="cs_1",
+        kind="purchase",
+    )
+    run(engine, credits.reserve_credits, user_id=member, amount=60, reference="job:1")
+    run(
+        engine,
+        credits.claw_back_credits,
+        user_id=member,
+        amount=100,
+        idempotency_key="refund:re_1",
+        reason="Refund of order 1",
+    )
+    assert shortfall(engine, member) == 0  # nothing is known to be spent yet
+    # The job spends 45 of its 60: the 15 it returns go to the refund, the 45 are the shortfall.
+    run(engine, credits.capture_reservation, reference="job:1", amount=45)
+    assert balances(engine, member) == (0, 0, 100, 45)
+    assert shortfall(engine, member) == 45
+    assert_consistent(engine)
+
+
+def test_a_refund_smaller_than_the_balance_leaves_holds_alone(engine, member) -> None:
+    run(engine, credits.grant_credits, user_id=member, amount=100, idempotency_key="g")
+    run(engine, credits.reserve_credits, user_id=member, amount=30, reference="job:1")
+    result = run(
+        engine,
+        credits.claw_back_credits,
+        user_id=member,
+        amount=50,
+        idempotency_key="refund:re_1",
+        reason="Refund",
+    )
+    assert (result.entry.amount, result.shortfall, result.from_holds) == (-50, 0, 0)
+    run(engine, credits.release_reservation, reference="job:1")
+    assert balances(engine, member) == (50, 0, 100, 0)
+    assert_consistent(engine)
+
+
 def test_a_lot_that_expires_twice_gets_two_expiry_entries(engine, member) -> None:
     now = utcnow()
     run(

@@ -1,10 +1,15 @@
-"""Credits held for work in flight (a job), then captured (spent) or released (given back)."""
+"""Credits held for work in flight (a job), then captured (spent) or released (given back).
+
+A refund that finds too few credits available claims the rest from the member's live holds
+(`clawback_owed`): when such a hold settles, the credits it gives back go to the refund and
+the credits the job spent are the refund's shortfall, so releasing a hold cannot escape a
+refund."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from dashboard_app.domain.credits.expiry import expire_due, lock_and_expire
 from dashboard_app.domain.credits.ledger import (
@@ -83,6 +88,30 @@ def _locked_reservation(
     return reservation, account, now
 
 
+def claim_from_holds(session: Session, account: CreditAccount, amount: int) -> int:
+    """Mark up to `amount` credits of the member's live holds, oldest first, as owed to a
+    refund; returns how many were claimed. The account must be locked."""
+    if amount <= 0:
+        return 0
+    claimed = 0
+    for hold in session.exec(
+        select(CreditReservation)
+        .where(CreditReservation.user_id == account.user_id, CreditReservation.status == "held")
+        .order_by(col(CreditReservation.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ):
+        claim = min(hold.amount - hold.clawback_owed, amount - claimed)
+        if claim > 0:
+            hold.clawback_owed += claim
+            session.add(hold)
+            claimed += claim
+        if claimed == amount:
+            break
+    session.flush()
+    return claimed
+
+
 def _give_back(
     session: Session,
     account: CreditAccount,
@@ -90,8 +119,10 @@ def _give_back(
     amount: int,
     now: datetime,
 ) -> None:
-    """Return `amount` held credits to the lots they came from, through a `release` entry."""
-    return_to_lots(session, reservation.draws, amount)
+    """Return `amount` held credits through a `release` entry: to the lots they came from, or,
+    as many as a refund claimed from the hold, to the refund (see `_settle_refund`)."""
+    to_refund = min(reservation.clawback_owed, amount)
+    return_to_lots(session, reservation.draws, amount - to_refund)
     append_entry(
         session,
         account,
@@ -105,13 +136,43 @@ def _give_back(
     )
 
 
+def _settle_refund(
+    session: Session,
+    account: CreditAccount,
+    reservation: CreditReservation,
+    returned: int,
+    now: datetime,
+) -> None:
+    """What a refund claimed from this hold: the returned credits go to it (they never reached
+    the lots) and what the job spent is its shortfall."""
+    owed = reservation.clawback_owed
+    if not owed:
+        return
+    taken = min(owed, returned)
+    shortfall = owed - taken
+    append_entry(
+        session,
+        account,
+        kind="refund_clawback",
+        amount=-taken,
+        shortfall_change=shortfall,
+        key=f"clawback:{reservation.reference}",
+        reference=reservation.reference,
+        reason=f"Refund: {taken} credits returned by {reservation.reference} taken back"
+        + (f" ({shortfall} already spent)" if shortfall else ""),
+        now=now,
+    )
+
+
 def _settle(
     session: Session,
     account: CreditAccount,
     reservation: CreditReservation,
     status: str,
+    returned: int,
     now: datetime,
 ) -> CreditReservation:
+    _settle_refund(session, account, reservation, returned, now)
     reservation.status = status
     reservation.settled_at = now
     session.add(reservation)
@@ -157,7 +218,7 @@ def capture_reservation(
     if rest:
         _give_back(session, account, reservation, rest, now)
     reservation.captured = captured
-    return _settle(session, account, reservation, "captured", now)
+    return _settle(session, account, reservation, "captured", rest, now)
 
 
 def release_reservation(
@@ -170,4 +231,4 @@ def release_reservation(
     if reservation.status == "captured":
         raise ReservationSettled(f"The credits held for '{reference}' were already spent")
     _give_back(session, account, reservation, reservation.amount, now)
-    return _settle(session, account, reservation, "released", now)
+    return _settle(session, account, reservation, "released", reservation.amount, now)

@@ -96,20 +96,27 @@ def append_entry(
     key: str,
     now: datetime,
     held_change: int = 0,
+    frozen_change: int = 0,
+    shortfall_change: int = 0,
     reference: str = "",
     reason: str = "",
     actor_user_id: int | None = None,
     expires_at: datetime | None = None,
 ) -> CreditEntry:
+    """Write one entry and apply each of its changes to the account's balances."""
     account.available += amount
     account.reserved += held_change
+    account.frozen += frozen_change
+    account.clawback_shortfall += shortfall_change
     account.updated_at = now
-    if account.available < 0 or account.reserved < 0:
+    if min(account.available, account.reserved, account.frozen, account.clawback_shortfall) < 0:
         raise LedgerCorrupt(f"balances of member {account.user_id} would go below zero")
     entry = CreditEntry(
         user_id=account.user_id,
         amount=amount,
         held_change=held_change,
+        frozen_change=frozen_change,
+        shortfall_change=shortfall_change,
         balance_after=account.available,
         kind=kind,
         idempotency_key=key,
@@ -156,8 +163,11 @@ def draw_from_lots(
     raise LedgerCorrupt(f"lots of member {account.user_id} hold less than the available balance")
 
 
-def return_to_lots(session: Session, draws: list[list[int]], amount: int) -> None:
-    """Give `amount` credits back to the lots they were drawn from, latest expiry first."""
+def return_to_lots(session: Session, draws: list[list[int]], amount: int, *, gone: int = 0) -> None:
+    """Give `amount` credits back to the lots they were drawn from, latest expiry first, past
+    the `gone` credits of those draws that earlier went back or were taken."""
+    if amount == 0:
+        return
     lots = {
         lot.id: lot
         for lot in session.exec(
@@ -167,21 +177,26 @@ def return_to_lots(session: Session, draws: list[list[int]], amount: int) -> Non
     for lot_id, taken in reversed(draws):
         if amount == 0:
             break
-        give = min(taken, amount)
-        lots[lot_id].remaining += give
-        session.add(lots[lot_id])
-        amount -= give
+        skipped = min(taken, gone)
+        gone -= skipped
+        give = min(taken - skipped, amount)
+        if give:
+            lots[lot_id].remaining += give
+            session.add(lots[lot_id])
+            amount -= give
+    if amount:
+        raise LedgerCorrupt(f"credits to return exceed what was drawn from lots {draws}")
 
 
 def refuse_if_short(account: CreditAccount, amount: int, what: str) -> None:
-    usable = max(0, account.available - account.frozen)
-    if amount > usable:
+    """Frozen and held credits are outside `available`: only available credits can be used."""
+    if amount > account.available:
         frozen = (
-            f" ({account.frozen} are frozen while a payment dispute is open)"
+            f" ({account.frozen} more are frozen while a payment dispute is open)"
             if account.frozen
             else ""
         )
         raise InsufficientCredits(
-            f"{what} needs {amount} credits but only {usable} are available{frozen}",
+            f"{what} needs {amount} credits but only {account.available} are available{frozen}",
             field="amount",
         )
