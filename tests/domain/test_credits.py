@@ -363,6 +363,7 @@ def test_ledger_check_finds_tampered_balances(engine, member) -> None:
     assert_consistent(engine)
     with session_scope(engine) as session:
         session.exec(text(f"UPDATE credit_accounts SET available = 15 WHERE user_id = {member}"))
+    with session_scope(engine) as session:
         problems = [str(p) for p in check_ledger(session=session)]
     assert any("available balance is 15 but its entries add up to 10" in p for p in problems)
     assert any("credit lots hold 10 credits but 15 are available" in p for p in problems)
@@ -494,3 +495,22 @@ def test_expiring_a_member_s_credits_reads_no_ledger_entries(engine, member) -> 
     reads_of_entries = [s for s in sent if s.startswith("SELECT") and "credit_entries" in s]
     assert reads_of_entries == []
     assert_consistent(engine)
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        ("frozen", "frozen balance is 4 but its entries add up to 0"),
+        ("clawback_shortfall", "clawback shortfall is 4 but its entries add up to 0"),
+    ],
+)
+def test_ledger_check_proves_frozen_credits_and_shortfalls_from_the_entries(
+    engine, member, column, message
+) -> None:
+    run(engine, credits.grant_credits, user_id=member, amount=10, idempotency_key="g")
+    assert_consistent(engine)
+    with session_scope(engine) as session:
+        session.exec(text(f"UPDATE credit_accounts SET {column} = 4 WHERE user_id = {member}"))
+    with session_scope(engine) as session:
+        problems = [str(p) for p in check_ledger(session=session)]
+    assert any(message in p for p in problems), problems
