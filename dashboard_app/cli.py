@@ -135,7 +135,7 @@ def catalog_sync() -> None:
 
 @ledger_cli.command("check")
 def ledger_check() -> None:
-    """Verify every ledger invariant; exit 1 with a report of what is wrong and for whom."""
+    """Verify every ledger invariant in one snapshot; exit 1 with what is wrong and for whom."""
     with session_scope() as session:
         problems = check_ledger(session=session)
     if problems:
@@ -143,7 +143,7 @@ def ledger_check() -> None:
         for problem in problems:
             typer.echo(f"  - {problem}", err=True)
         raise typer.Exit(code=1)
-    typer.echo("The ledger is consistent: entries, balances, lots and holds agree.")
+    typer.echo("The ledger is consistent: entries, balances, lots, holds and freezes agree.")
 
 
 @ledger_cli.command("expire")

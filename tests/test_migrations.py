@@ -75,3 +75,82 @@ def test_ledger_and_audit_log_refuse_updates_and_deletes(engine, table: str) -> 
                 session.exec(text(statement))
     with session_scope(engine) as session:
         assert session.exec(text(f"SELECT count(*) FROM {table}")).one()[0] >= 1
+
+
+def test_0005_carries_frozen_credits_shortfalls_and_expiries_into_the_ledger(
+    empty_db_url: str,
+) -> None:
+    """Before 0005 a dispute froze credits as a number on the account (still counted as
+    available) and a shortfall was a number too; after it, both are provable from entries."""
+    from dashboard_app.domain import credits
+    from dashboard_app.domain.ledger_check import check_ledger
+    from dashboard_app.models.base import utcnow
+
+    config = alembic_config(empty_db_url)
+    command.upgrade(config, "0004")
+    engine = build_engine(empty_db_url)
+    try:
+        member = create_member(engine).id  # touches no table that 0005 changes
+        now = utcnow()
+        rows = [  # (key, kind, amount, balance after, expires_at)
+            ("cs_1", "purchase", 500, 500, None),
+            ("promo", "grant", 40, 540, now.replace(year=now.year + 1)),
+            ("s1", "spend", -100, 440, None),
+        ]
+        with session_scope(engine) as session:
+            for key, kind, amount, after, expires_at in rows:
+                session.exec(
+                    text(
+                        "INSERT INTO credit_entries (user_id, amount, held_change, balance_after, "
+                        "kind, idempotency_key, reference, reason, expires_at, created_at) "
+                        "VALUES (:u, :a, 0, :b, :k, :key, :key, '', :e, :now)"
+                    ).bindparams(
+                        u=member, a=amount, b=after, k=kind, key=key, e=expires_at, now=now
+                    )
+                )
+            ids = dict(session.exec(text("SELECT idempotency_key, id FROM credit_entries")).all())
+            for key, remaining, total, expires_at in (
+                ("cs_1", 400, 500, None),
+                ("promo", 40, 40, now.replace(year=now.year + 1)),
+            ):
+                session.exec(
+                    text(
+                        "INSERT INTO credit_lots (user_id, entry_id, amount, remaining, "
+                        "expires_at, created_at) VALUES (:u, :e, :t, :r, :x, :now)"
+                    ).bindparams(u=member, e=ids[key], t=total, r=remaining, x=expires_at, now=now)
+                )
+            session.exec(
+                text(
+                    "INSERT INTO orders (user_id, kind, status, stripe_dispute_id, product_code, "
+                    "amount_total, amount_refunded, currency, credits, credits_clawed_back, "
+                    "credits_frozen, items, created_at, updated_at) VALUES (:u, 'pack', "
+                    "'disputed', 'dp_old', 'starter', 1900, 0, 'usd', 500, 0, 500, '[]', "
+                    ":now, :now)"
+                ).bindparams(u=member, now=now)
+            )
+            session.exec(
+                text(
+                    "UPDATE credit_accounts SET available = 440, lifetime = 540, spent = 100, "
+                    "frozen = 500, clawback_shortfall = 7 WHERE user_id = :u"
+                ).bindparams(u=member)
+            )
+
+        command.upgrade(config, "head")
+        with session_scope(engine) as session:
+            balances = credits.get_balances(session=session, user_id=member)
+        # Only the 440 still available could be frozen: the expiring promo first, then 400.
+        assert (balances.available, balances.frozen) == (0, 440)
+        with session_scope(engine) as session:
+            assert [str(p) for p in check_ledger(session=session)] == []
+            # The shortfall of 7 is now an entry, so `ledger check` can prove it.
+            assert (
+                session.exec(text("SELECT sum(shortfall_change) FROM credit_entries")).one()[0] == 7
+            )
+        with session_scope(engine) as session:
+            assert credits.thaw_credits(session=session, reference="dispute:dp_old") == 440
+        with session_scope(engine) as session:
+            assert [str(p) for p in check_ledger(session=session)] == []
+        with session_scope(engine) as session:
+            assert credits.get_balances(session=session, user_id=member).available == 440
+    finally:
+        engine.dispose()

@@ -726,18 +726,24 @@ def _order_for_charge(session: Session, charge_id: str | None, payment_intent: s
     return order
 
 
+def _freeze_reference(order: Order) -> str:
+    return f"dispute:{order.stripe_dispute_id}"
+
+
 def _take_back(session: Session, order: Order, amount: int, *, key: str, reason: str) -> None:
-    """Claw back `amount` of the order's credits (the ledger stops at zero and records the
-    shortfall) and count them on the order."""
-    credits.claw_back_credits(
+    """Claw back `amount` of the order's credits, those frozen by its dispute first (the ledger
+    stops at zero and records the shortfall) and count them on the order."""
+    taken = credits.claw_back_credits(
         session=session,
         user_id=order.user_id,
         amount=amount,
         idempotency_key=key,
         reason=reason,
         reference=f"order:{order.id}",
+        frozen_reference=_freeze_reference(order) if order.credits_frozen else None,
     )
     order.credits_clawed_back += amount
+    order.credits_frozen -= taken.from_frozen
 
 
 def _refund_status(order: Order) -> str:
@@ -766,10 +772,6 @@ def apply_refund(*, session: Session, charge: StripeObject) -> Order:
             key=f"refund:{charge['id']}:{refunded}",
             reason=f"Refund of order #{order.id}",
         )
-        if order.credits_frozen:
-            thawed = min(order.credits_frozen, owed)
-            credits.unfreeze_credits(session=session, user_id=order.user_id, amount=thawed)
-            order.credits_frozen -= thawed
     order.amount_refunded = refunded
     order.status = _refund_status(order)
     order.stripe_charge_id = order.stripe_charge_id or charge.get("id")
@@ -815,8 +817,13 @@ def _open_dispute(session: Session, order: Order, user: User, dispute: StripeObj
     order.status = "disputed"
     left = order.credits - order.credits_clawed_back
     if left > 0:
-        credits.freeze_credits(session=session, user_id=order.user_id, amount=left)
-        order.credits_frozen = left
+        order.credits_frozen = credits.freeze_credits(
+            session=session,
+            user_id=order.user_id,
+            amount=left,
+            reference=_freeze_reference(order),
+            reason=f"Frozen while the payment of order #{order.id} is disputed",
+        )
     reason = dispute.get("reason") or "no reason given"
     user.billing_flag = f"Payment of order #{order.id} disputed ({reason})"[:500]
     record_audit(
@@ -829,11 +836,6 @@ def _open_dispute(session: Session, order: Order, user: User, dispute: StripeObj
 
 def _close_dispute(session: Session, order: Order, dispute: StripeObject) -> None:
     outcome = str(dispute.get("status") or "")
-    if order.credits_frozen:
-        credits.unfreeze_credits(
-            session=session, user_id=order.user_id, amount=order.credits_frozen
-        )
-        order.credits_frozen = 0
     left = order.credits - order.credits_clawed_back
     if outcome == "lost":
         if left > 0:
@@ -848,6 +850,10 @@ def _close_dispute(session: Session, order: Order, dispute: StripeObject) -> Non
     else:
         order.status = "paid"
         order.status = _refund_status(order)
+    if order.credits_frozen:  # a won dispute, or more frozen than a lost one took back
+        order.credits_frozen -= credits.thaw_credits(
+            session=session, reference=_freeze_reference(order)
+        )
     record_audit(
         session=session,
         action="billing.dispute_closed",

@@ -2,7 +2,13 @@
 
 from dashboard_app.models.audit import AuditEntry, MemberKey
 from dashboard_app.models.billing import Order, StripeEvent
-from dashboard_app.models.credits import CreditAccount, CreditEntry, CreditLot, CreditReservation
+from dashboard_app.models.credits import (
+    CreditAccount,
+    CreditEntry,
+    CreditFreeze,
+    CreditLot,
+    CreditReservation,
+)
 from dashboard_app.models.jobs import Asset, Draft, Generation, Variant
 from dashboard_app.models.limits import RateLimitHit
 from dashboard_app.models.plans import Boost, Plan, Subscription, UsageEntry
@@ -22,6 +28,7 @@ __all__ = [
     "Boost",
     "CreditAccount",
     "CreditEntry",
+    "CreditFreeze",
     "CreditLot",
     "CreditReservation",
     "Draft",

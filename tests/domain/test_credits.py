@@ -16,6 +16,7 @@ from dashboard_app.domain.ledger_check import check_ledger
 from dashboard_app.models import CreditAccount, CreditEntry
 from dashboard_app.models.base import utcnow
 from tests.factories import count_rows, create_member
+from tests.support.sql import statements_sent
 
 
 @pytest.fixture
@@ -205,9 +206,10 @@ def test_a_released_hold_gives_every_credit_back_once(engine, member) -> None:
         run(engine, credits.capture_reservation, reference="job:1")
     with pytest.raises(NotFound):
         run(engine, credits.release_reservation, reference="job:unknown")
-    with pytest.raises(InvalidInput):
-        run(engine, credits.reserve_credits, user_id=member, amount=5, reference="job:3")
+    run(engine, credits.reserve_credits, user_id=member, amount=5, reference="job:3")
+    with pytest.raises(InvalidInput, match="Only 5 credits are held for 'job:3'"):
         run(engine, credits.capture_reservation, reference="job:3", amount=6)
+    assert balances(engine, member) == (15, 5, 20, 0)
     assert_consistent(engine)
 
 
@@ -361,6 +363,154 @@ def test_ledger_check_finds_tampered_balances(engine, member) -> None:
     assert_consistent(engine)
     with session_scope(engine) as session:
         session.exec(text(f"UPDATE credit_accounts SET available = 15 WHERE user_id = {member}"))
+    with session_scope(engine) as session:
         problems = [str(p) for p in check_ledger(session=session)]
     assert any("available balance is 15 but its entries add up to 10" in p for p in problems)
     assert any("credit lots hold 10 credits but 15 are available" in p for p in problems)
+
+
+def shortfall(engine, user_id: int) -> int:
+    with session_scope(engine) as session:
+        return session.get(CreditAccount, user_id).clawback_shortfall
+
+
+def test_hold_60_refund_100_release_leaves_nothing_and_no_shortfall(engine, member) -> None:
+    run(
+        engine,
+        credits.grant_credits,
+        user_id=member,
+        amount=100,
+        idempotency_key="cs_1",
+        kind="purchase",
+    )
+    run(engine, credits.reserve_credits, user_id=member, amount=60, reference="job:1")
+    result = run(
+        engine,
+        credits.claw_back_credits,
+        user_id=member,
+        amount=100,
+        idempotency_key="refund:re_1",
+        reason="Refund of order 1",
+    )
+    # 40 are taken now; the 60 held for the job are owed by the hold.
+    assert (result.entry.amount, result.shortfall, result.from_holds) == (-40, 0, 60)
+    assert balances(engine, member) == (0, 60, 100, 0)
+    # The job fails: its 60 credits go to the refund, not back to the member.
+    run(engine, credits.release_reservation, reference="job:1")
+    assert balances(engine, member) == (0, 0, 100, 0)
+    assert shortfall(engine, member) == 0
+    assert [k for k, _, _ in kinds(engine, member)] == [
+        "purchase",
+        "reserve",
+        "refund_clawback",
+        "release",
+        "refund_clawback",
+    ]
+    assert_consistent(engine)
+
+
+def test_hold_60_refund_100_capture_45_records_a_shortfall_of_45(engine, member) -> None:
+    run(
+        engine,
+        credits.grant_credits,
+        user_id=member,
+        amount=100,
+        idempotency_key="cs_1",
+        kind="purchase",
+    )
+    run(engine, credits.reserve_credits, user_id=member, amount=60, reference="job:1")
+    run(
+        engine,
+        credits.claw_back_credits,
+        user_id=member,
+        amount=100,
+        idempotency_key="refund:re_1",
+        reason="Refund of order 1",
+    )
+    assert shortfall(engine, member) == 0  # nothing is known to be spent yet
+    # The job spends 45 of its 60: the 15 it returns go to the refund, the 45 are the shortfall.
+    run(engine, credits.capture_reservation, reference="job:1", amount=45)
+    assert balances(engine, member) == (0, 0, 100, 45)
+    assert shortfall(engine, member) == 45
+    assert_consistent(engine)
+
+
+def test_a_refund_smaller_than_the_balance_leaves_holds_alone(engine, member) -> None:
+    run(engine, credits.grant_credits, user_id=member, amount=100, idempotency_key="g")
+    run(engine, credits.reserve_credits, user_id=member, amount=30, reference="job:1")
+    result = run(
+        engine,
+        credits.claw_back_credits,
+        user_id=member,
+        amount=50,
+        idempotency_key="refund:re_1",
+        reason="Refund",
+    )
+    assert (result.entry.amount, result.shortfall, result.from_holds) == (-50, 0, 0)
+    run(engine, credits.release_reservation, reference="job:1")
+    assert balances(engine, member) == (50, 0, 100, 0)
+    assert_consistent(engine)
+
+
+def test_a_lot_that_expires_twice_gets_two_expiry_entries(engine, member) -> None:
+    now = utcnow()
+    run(
+        engine,
+        credits.grant_credits,
+        user_id=member,
+        amount=10,
+        idempotency_key="promo",
+        expires_at=now + timedelta(hours=1),
+        now=now,
+    )
+    run(engine, credits.reserve_credits, user_id=member, amount=4, reference="job:1", now=now)
+    later = now + timedelta(hours=2)
+    run(engine, credits.expire_credits, user_id=member, now=later)  # the 6 not held
+    run(engine, credits.release_reservation, reference="job:1", now=later)  # the 4 returned
+    assert [(k, a) for k, a, _ in kinds(engine, member) if k == "expiry"] == [
+        ("expiry", -6),
+        ("expiry", -4),
+    ]
+    assert balances(engine, member) == (0, 0, 10, 0)
+    assert_consistent(engine)
+
+
+def test_expiring_a_member_s_credits_reads_no_ledger_entries(engine, member) -> None:
+    """Expiry runs under the member's account lock: it must not scan the ledger (it used to
+    count every expiry entry in the table, of every member, to name the new one)."""
+    now = utcnow()
+    for i in range(3):
+        run(
+            engine,
+            credits.grant_credits,
+            user_id=member,
+            amount=5,
+            idempotency_key=f"promo:{i}",
+            expires_at=now + timedelta(hours=1),
+            now=now,
+        )
+    with statements_sent(engine) as sent:
+        expired = run(engine, credits.expire_credits, user_id=member, now=now + timedelta(hours=2))
+    assert [e.amount for e in expired] == [-5, -5, -5]
+    reads_of_entries = [s for s in sent if s.startswith("SELECT") and "credit_entries" in s]
+    assert reads_of_entries == []
+    assert_consistent(engine)
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        ("frozen", "frozen balance is 4 but its entries add up to 0"),
+        ("clawback_shortfall", "clawback shortfall is 4 but its entries add up to 0"),
+    ],
+)
+def test_ledger_check_proves_frozen_credits_and_shortfalls_from_the_entries(
+    engine, member, column, message
+) -> None:
+    run(engine, credits.grant_credits, user_id=member, amount=10, idempotency_key="g")
+    assert_consistent(engine)
+    with session_scope(engine) as session:
+        session.exec(text(f"UPDATE credit_accounts SET {column} = 4 WHERE user_id = {member}"))
+    with session_scope(engine) as session:
+        problems = [str(p) for p in check_ledger(session=session)]
+    assert any(message in p for p in problems), problems

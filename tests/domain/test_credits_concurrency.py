@@ -43,6 +43,7 @@ def test_fifty_simultaneous_spends_of_one_against_ten_give_exactly_ten(engine) -
     assert len(refused) == 40
     with session_scope(engine) as session:
         assert credits.get_balances(session=session, user_id=member).available == 0
+    with session_scope(engine) as session:
         assert check_ledger(session=session) == []
 
 
@@ -60,6 +61,7 @@ def test_simultaneous_holds_never_overdraw(engine) -> None:
     with session_scope(engine) as session:
         balances = credits.get_balances(session=session, user_id=member)
         assert (balances.available, balances.reserved) == (1, 9)
+    with session_scope(engine) as session:
         assert check_ledger(session=session) == []
 
 

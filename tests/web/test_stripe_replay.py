@@ -101,15 +101,16 @@ def test_replayed_shuffled_concurrent_events_land_exactly_once(app) -> None:
     with Session(app.engine) as session:
         account = session.get(CreditAccount, member.id)
         clawed = PACK.credits * half // PACK.price_cents
-        assert account.available == PACK.credits - clawed + 3 * ALLOWANCE
-        assert account.frozen == ALLOWANCE  # the disputed first invoice's allowance
+        # The disputed first invoice's allowance is frozen: out of the available balance.
+        assert account.available == PACK.credits - clawed + 2 * ALLOWANCE
+        assert account.frozen == ALLOWANCE
         assert account.lifetime == PACK.credits + 3 * ALLOWANCE
         kinds = [
             e.kind
             for e in session.exec(select(CreditEntry).where(CreditEntry.user_id == member.id))
         ]
         assert sorted(kinds) == sorted(
-            ["purchase", "allowance", "allowance", "allowance", "refund_clawback"]
+            ["purchase", "allowance", "allowance", "allowance", "refund_clawback", "freeze"]
         )
 
         orders = {
@@ -134,4 +135,5 @@ def test_replayed_shuffled_concurrent_events_land_exactly_once(app) -> None:
             "active",
             subscription_id,
         )
+    with Session(app.engine) as session:
         assert check_ledger(session=session, user_id=member.id) == []

@@ -27,6 +27,8 @@ KIND_LABELS = {
     "refund_clawback": "Refund",
     "expiry": "Expired",
     "adjustment": "Adjustment",
+    "freeze": "Frozen (payment disputed)",
+    "thaw": "Unfrozen",
 }
 ALL = "All entries"
 FILTERS = [ALL, *KIND_LABELS.values()]
