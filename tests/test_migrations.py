@@ -15,7 +15,7 @@ import dashboard_app.models  # noqa: F401
 from alembic import command
 from dashboard_app.db import build_engine, session_scope
 from tests.factories import create_member
-from tests.support.databases import alembic_config
+from tests.support.databases import alembic_config, revision_before
 
 
 @pytest.fixture
@@ -87,11 +87,19 @@ def test_0005_carries_frozen_credits_shortfalls_and_expiries_into_the_ledger(
     from dashboard_app.models.base import utcnow
 
     config = alembic_config(empty_db_url)
-    command.upgrade(config, "0004")
+    command.upgrade(config, revision_before("0005"))
     engine = build_engine(empty_db_url)
     try:
-        member = create_member(engine).id  # touches no table that 0005 changes
         now = utcnow()
+        # Raw SQL: the service layer speaks the newest schema, not the one before 0005.
+        with session_scope(engine) as session:
+            session.exec(
+                text(
+                    "INSERT INTO users (email, role, status, created_at, updated_at) "
+                    "VALUES ('old@example.com', 'member', 'active', :now, :now)"
+                ).bindparams(now=now)
+            )
+            member = session.exec(text("SELECT id FROM users")).one()[0]
         rows = [  # (key, kind, amount, balance after, expires_at)
             ("cs_1", "purchase", 500, 500, None),
             ("promo", "grant", 40, 540, now.replace(year=now.year + 1)),
@@ -130,9 +138,10 @@ def test_0005_carries_frozen_credits_shortfalls_and_expiries_into_the_ledger(
             )
             session.exec(
                 text(
-                    "UPDATE credit_accounts SET available = 440, lifetime = 540, spent = 100, "
-                    "frozen = 500, clawback_shortfall = 7 WHERE user_id = :u"
-                ).bindparams(u=member)
+                    "INSERT INTO credit_accounts (user_id, available, reserved, lifetime, spent, "
+                    "frozen, clawback_shortfall, updated_at) "
+                    "VALUES (:u, 440, 0, 540, 100, 500, 7, :now)"
+                ).bindparams(u=member, now=now)
             )
 
         command.upgrade(config, "head")

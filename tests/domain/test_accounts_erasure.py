@@ -19,7 +19,7 @@ from dashboard_app.domain.stripe_events import record_event
 from dashboard_app.models import AuditEntry, User
 from dashboard_app.models.base import utcnow
 from tests.factories import DEFAULT_PASSWORD, create_member
-from tests.support.databases import alembic_config
+from tests.support.databases import alembic_config, revision_before
 
 POLICY = accounts.SessionPolicy(
     secret_key="e" * 48, idle=timedelta(hours=1), absolute=timedelta(days=1)
@@ -227,7 +227,7 @@ def test_the_migration_seals_the_values_already_logged_and_downgrade_opens_them(
     url = databases.empty()
     engine = build_engine(url)
     try:
-        command.upgrade(alembic_config(url), "0004")
+        command.upgrade(alembic_config(url), revision_before("0007"))
         with session_scope(engine) as session:
             living = User(email="living@example.com")
             deleted = User(email="deleted-9@deleted.invalid", deleted_at=utcnow())
@@ -267,7 +267,7 @@ def test_the_migration_seals_the_values_already_logged_and_downgrade_opens_them(
         assert created.after == {"email": audit.ERASED, "role": "member"}
         assert burst.after == {"email": audit.NOT_KEPT, "failures": 10}
 
-        command.downgrade(alembic_config(url), "0004")
+        command.downgrade(alembic_config(url), revision_before("0007"))
         with session_scope(engine) as session:
             opened = session.exec(
                 select(AuditEntry).where(AuditEntry.action == "profile.updated")

@@ -20,6 +20,16 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+def revision_before(revision: str) -> str:
+    """The revision a migration builds on, so a data test of it survives new migrations."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(""))
+    down = script.get_revision(revision).down_revision
+    assert isinstance(down, str), f"{revision} has no single parent"
+    return down
+
+
 def migrate(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
