@@ -1,0 +1,172 @@
+"""Subscriptions and their invoices: the rules that run inside the caller's transaction.
+
+A subscription's row mirrors its current state at Stripe; a paid period invoice grants the
+plan's allowance under the key `allowance:<invoice id>`, expiring when the period ends."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from dashboard_app.domain import credits
+from dashboard_app.domain.billing.members import UnknownOrder, lock_member, member_for
+from dashboard_app.domain.billing.stripe_objects import (
+    invoice_charge_id,
+    invoice_items,
+    invoice_payment_intent_id,
+    invoice_period_end,
+    invoice_subscription_id,
+    object_id,
+    plan_of_subscription,
+    subscription_period_end,
+    timestamp,
+)
+from dashboard_app.domain.catalog import Catalog
+from dashboard_app.domain.plans import LIVE_SUBSCRIPTION_STATUSES, sync_plans
+from dashboard_app.integrations.stripe_gateway import StripeObject
+from dashboard_app.models import Order, Plan, Subscription
+from dashboard_app.models.base import utcnow
+from dashboard_app.models.plans import SUBSCRIPTION_STATUSES
+
+
+def live_subscription(*, session: Session, user_id: int) -> Subscription | None:
+    return session.exec(
+        select(Subscription)
+        .where(Subscription.user_id == user_id)
+        .where(col(Subscription.status).in_(LIVE_SUBSCRIPTION_STATUSES))
+        .order_by(col(Subscription.updated_at).desc())
+    ).first()
+
+
+def past_due(*, session: Session, user_id: int) -> bool:
+    return (
+        session.exec(
+            select(Subscription.id)
+            .where(Subscription.user_id == user_id)
+            .where(col(Subscription.status).in_(("past_due", "unpaid")))
+        ).first()
+        is not None
+    )
+
+
+def apply_subscription(
+    *,
+    session: Session,
+    subscription: StripeObject,
+    catalog: Catalog,
+    plans_by_price: dict[str, str],
+) -> Subscription | None:
+    """Store a subscription's current state (plan, status, period end, cancel at period end)."""
+    user_id = member_for(
+        session,
+        customer=object_id(subscription.get("customer")),
+        metadata=subscription.get("metadata"),
+    )
+    if user_id is None:
+        raise UnknownOrder(f"subscription {subscription.get('id')} names no member of ours")
+    lock_member(session, user_id)
+    row = session.exec(
+        select(Subscription).where(Subscription.stripe_subscription_id == subscription["id"])
+    ).first()
+    plan = plan_of_subscription(subscription, catalog, plans_by_price)
+    if plan is None:
+        if row is None:
+            raise UnknownOrder(f"subscription {subscription['id']} is for no plan in the catalog")
+        plan = row.plan_code
+    if session.get(Plan, plan) is None:  # the plans table mirrors the catalog
+        sync_plans(session=session, catalog=catalog)
+    status = str(subscription.get("status") or "")
+    if status not in SUBSCRIPTION_STATUSES:
+        status = row.status if row is not None else "incomplete"
+    row = row or Subscription(user_id=user_id, stripe_subscription_id=subscription["id"])
+    row.user_id = user_id
+    row.plan_code = plan
+    row.status = status
+    row.current_period_end = subscription_period_end(subscription)
+    row.cancel_at_period_end = bool(
+        subscription.get("cancel_at_period_end") or subscription.get("cancel_at")
+    )
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    return row
+
+
+def apply_invoice(
+    *,
+    session: Session,
+    invoice: StripeObject,
+    catalog: Catalog,
+    plan_code: str | None,
+    failed: bool = False,
+    now: datetime | None = None,
+) -> Order | None:
+    """A subscription invoice becomes an order; once paid, it grants the plan's allowance for
+    its period (expiring when the period ends)."""
+    subscription_id = invoice_subscription_id(invoice)
+    if subscription_id is None:
+        return None  # not a subscription invoice: nothing of ours
+    now = now or utcnow()
+    user_id = member_for(
+        session,
+        customer=object_id(invoice.get("customer")),
+        metadata=(invoice.get("parent") or {}).get("subscription_details", {}).get("metadata"),
+    )
+    if user_id is None:
+        raise UnknownOrder(f"invoice {invoice.get('id')} names no member of ours")
+    lock_member(session, user_id)
+    order = session.exec(select(Order).where(Order.stripe_invoice_id == invoice["id"])).first()
+    if order is None:
+        order = Order(user_id=user_id, kind="subscription", stripe_invoice_id=invoice["id"])
+        if invoice.get("created"):
+            order.created_at = timestamp(invoice["created"])  # type: ignore[assignment]
+    paid = invoice.get("status") == "paid"
+    order.product_code = (plan_code or order.product_code)[:32]
+    order.stripe_subscription_id = subscription_id
+    order.amount_total = int(invoice.get("amount_paid") if paid else invoice.get("amount_due") or 0)
+    order.currency = str(invoice.get("currency") or catalog.currency).lower()[:3]
+    order.items = invoice_items(invoice)
+    order.receipt_url = invoice.get("hosted_invoice_url") or order.receipt_url
+    order.stripe_charge_id = invoice_charge_id(invoice) or order.stripe_charge_id
+    order.stripe_payment_intent_id = (
+        invoice_payment_intent_id(invoice) or order.stripe_payment_intent_id
+    )
+    session.add(order)
+    session.flush()
+    if paid:
+        allowance = catalog.plans[plan_code].monthly_credits if plan_code in catalog.plans else 0
+        period_end = invoice_period_end(invoice)
+        # Only a period's own invoice grants: not a $0 invoice, a proration or a manual one.
+        periodic = invoice.get("billing_reason") in (
+            None,
+            "subscription_create",
+            "subscription_cycle",
+        )
+        if (
+            allowance
+            and periodic
+            and int(invoice.get("amount_paid") or 0) > 0
+            and order.credits == 0
+            and (period_end is None or period_end > now)
+        ):
+            credits.grant_credits(
+                session=session,
+                user_id=user_id,
+                amount=allowance,
+                kind="allowance",
+                idempotency_key=f"allowance:{invoice['id']}",
+                reference=f"order:{order.id}",
+                reason=f"{catalog.plans[plan_code].name} allowance",  # type: ignore[index]
+                expires_at=period_end,
+                now=now,
+            )
+            order.credits = allowance
+        if order.status in ("pending", "failed"):
+            order.status = "paid"
+    elif failed and order.status == "pending":
+        order.status = "failed"
+    order.updated_at = order.refreshed_at = now
+    session.add(order)
+    session.flush()
+    return order

@@ -1,0 +1,173 @@
+"""Fetch the current object from Stripe, then apply it in one short transaction of its own, so
+no lock is held while Stripe answers. The webhook processor, the success page, the orders page
+and reconciliation all call these same functions."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from dashboard_app.db import session_scope
+from dashboard_app.domain.billing.catalog import price_plans
+from dashboard_app.domain.billing.checkout import (
+    Fulfilment,
+    apply_checkout,
+    checkout_member,
+    checkout_owner,
+)
+from dashboard_app.domain.billing.refunds import apply_refund
+from dashboard_app.domain.billing.stripe_objects import invoice_subscription_id, object_id
+from dashboard_app.domain.billing.subscriptions import apply_invoice, apply_subscription
+from dashboard_app.domain.catalog import Catalog
+from dashboard_app.domain.errors import NotFound
+from dashboard_app.integrations.stripe_gateway import StripeGateway, StripeNotFound, StripeObject
+from dashboard_app.models import Order, Subscription
+from dashboard_app.models.base import utcnow
+
+
+def fulfil_checkout(
+    *,
+    engine: Engine | None,
+    gateway: StripeGateway,
+    catalog: Catalog,
+    checkout_session_id: str,
+    user_id: int | None = None,
+    failed: bool = False,
+) -> Fulfilment:
+    """Fulfil a Checkout Session from its current state at Stripe: the one function behind both
+    the webhook and the success page. Grants only when paid, and only once however often and
+    however concurrently it runs. With `user_id`, another member's session is NotFound."""
+    if not checkout_session_id.startswith("cs_") or len(checkout_session_id) > 255:
+        raise NotFound("No such checkout session")
+    try:
+        checkout = gateway.checkout_session(checkout_session_id)
+    except StripeNotFound:
+        raise NotFound("No such checkout session") from None
+    if user_id is not None and checkout_owner(checkout) != user_id:
+        raise NotFound("No such checkout session")
+    with session_scope(engine) as session:  # refuse a stranger's session before changing anything
+        checkout_member(session, checkout)
+    payment_intent = None
+    if checkout.get("mode") == "payment" and object_id(checkout.get("payment_intent")):
+        payment_intent = gateway.payment_intent(object_id(checkout["payment_intent"]))  # type: ignore[arg-type]
+    if checkout.get("mode") == "subscription":
+        if object_id(checkout.get("subscription")):
+            sync_subscription(
+                engine=engine,
+                gateway=gateway,
+                catalog=catalog,
+                subscription_id=object_id(checkout["subscription"]),  # type: ignore[arg-type]
+            )
+        if object_id(checkout.get("invoice")):
+            sync_invoice(
+                engine=engine,
+                gateway=gateway,
+                catalog=catalog,
+                invoice_id=object_id(checkout["invoice"]),  # type: ignore[arg-type]
+            )
+    with session_scope(engine) as session:
+        return apply_checkout(
+            session=session,
+            checkout=checkout,
+            catalog=catalog,
+            payment_intent=payment_intent,
+            failed=failed,
+        )
+
+
+def sync_subscription(
+    *,
+    engine: Engine | None,
+    gateway: StripeGateway,
+    catalog: Catalog,
+    subscription_id: str,
+    fallback: StripeObject | None = None,
+) -> Subscription | None:
+    try:
+        subscription = gateway.subscription(subscription_id)
+    except StripeNotFound:
+        if fallback is None:
+            raise
+        subscription = fallback  # a deleted subscription may no longer be retrievable
+    plans_by_price = price_plans(gateway, catalog)
+    with session_scope(engine) as session:
+        row = apply_subscription(
+            session=session,
+            subscription=subscription,
+            catalog=catalog,
+            plans_by_price=plans_by_price,
+        )
+        if row is not None:
+            session.expunge(row)
+        return row
+
+
+def sync_invoice(
+    *,
+    engine: Engine | None,
+    gateway: StripeGateway,
+    catalog: Catalog,
+    invoice_id: str,
+    failed: bool = False,
+) -> Order | None:
+    invoice = gateway.invoice(invoice_id)
+    subscription_id = invoice_subscription_id(invoice)
+    if subscription_id is None:
+        return None
+    # The subscription first: an invoice may arrive before its subscription's own events.
+    row = sync_subscription(
+        engine=engine, gateway=gateway, catalog=catalog, subscription_id=subscription_id
+    )
+    with session_scope(engine) as session:
+        order = apply_invoice(
+            session=session,
+            invoice=invoice,
+            catalog=catalog,
+            plan_code=row.plan_code if row else None,
+            failed=failed,
+        )
+        if order is not None:
+            session.expunge(order)
+        return order
+
+
+def sync_refund(*, engine: Engine | None, gateway: StripeGateway, charge_id: str) -> Order:
+    charge = gateway.charge(charge_id)
+    with session_scope(engine) as session:
+        order = apply_refund(session=session, charge=charge)
+        session.expunge(order)
+        return order
+
+
+def refresh_order(
+    *, engine: Engine | None, gateway: StripeGateway, catalog: Catalog, order_id: int
+) -> None:
+    """Bring one order's snapshot up to date from Stripe (and repair what a lost webhook
+    missed)."""
+    with session_scope(engine) as session:
+        order = session.get(Order, order_id)
+        if order is None:
+            raise NotFound("No such order")
+        checkout, invoice, charge = (
+            order.stripe_checkout_session_id,
+            order.stripe_invoice_id,
+            order.stripe_charge_id,
+        )
+    if checkout:
+        fulfil_checkout(
+            engine=engine, gateway=gateway, catalog=catalog, checkout_session_id=checkout
+        )
+    if invoice:
+        sync_invoice(engine=engine, gateway=gateway, catalog=catalog, invoice_id=invoice)
+    if charge is None:  # fulfilment may just have learnt it
+        with session_scope(engine) as session:
+            charge = session.exec(
+                select(Order.stripe_charge_id).where(Order.id == order_id)
+            ).first()
+    if charge:
+        sync_refund(engine=engine, gateway=gateway, charge_id=charge)
+    with session_scope(engine) as session:
+        order = session.get(Order, order_id)
+        if order is not None:
+            order.refreshed_at = utcnow()
+            session.add(order)
