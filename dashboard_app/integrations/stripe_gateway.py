@@ -16,7 +16,6 @@ from typing import Any
 
 import stripe
 
-from dashboard_app.domain.errors import DomainError
 from dashboard_app.settings import Settings, get_settings
 
 # The API version every request and every webhook endpoint of ours speaks. Change it only
@@ -26,19 +25,29 @@ API_VERSION = "2026-10-28.endive"
 StripeObject = dict[str, Any]
 
 
-class PaymentsNotConfigured(DomainError):
-    def __init__(self) -> None:
-        super().__init__(
-            "Payments are not configured on this server. Set STRIPE_SECRET_KEY and "
-            "STRIPE_WEBHOOK_SECRET (see the README's Stripe section)."
-        )
+class StripeGatewayError(Exception):
+    """Stripe did not do what was asked. The text is for logs and developers; the billing
+    service turns these into messages a member can act on."""
 
 
-class PaymentsUnavailable(DomainError):
-    """Stripe refused or could not be reached; the message is safe to show a member."""
+class StripeNotConfigured(StripeGatewayError):
+    """This server has no Stripe secret key."""
 
 
-class StripeNotFound(PaymentsUnavailable):
+class StripeUnavailable(StripeGatewayError):
+    """Stripe could not be reached, timed out, or answered with a server error."""
+
+
+class StripeRefused(StripeGatewayError):
+    """Stripe answered and refused the request; `user_message` is Stripe's own text for people,
+    when it gave one."""
+
+    def __init__(self, message: str, *, user_message: str | None = None) -> None:
+        super().__init__(message)
+        self.user_message = user_message
+
+
+class StripeNotFound(StripeRefused):
     """Stripe has no such object (or it belongs to another account)."""
 
 
@@ -63,22 +72,17 @@ class StripeGateway:
         try:
             return _plain(function(*args, **kwargs))
         except stripe.InvalidRequestError as error:
-            if error.http_status == 404:
-                raise StripeNotFound("Stripe has no such object") from error
-            raise PaymentsUnavailable(
-                f"Stripe refused the request: {error.user_message or error}"
-            ) from error
+            kind = StripeNotFound if error.http_status == 404 else StripeRefused
+            raise kind(str(error), user_message=error.user_message) from error
         except stripe.StripeError as error:
-            raise PaymentsUnavailable(
-                "Stripe could not be reached just now; nothing was charged. Try again shortly."
-            ) from error
+            raise StripeUnavailable(f"{type(error).__name__}: {error}") from error
 
     def _pages(self, function: Any, params: dict[str, Any]) -> Iterator[StripeObject]:
         try:
             for item in function(params={**params, "limit": 100}).auto_paging_iter():
                 yield _plain(item)
         except stripe.StripeError as error:
-            raise PaymentsUnavailable(f"Stripe could not list objects: {error}") from error
+            raise StripeUnavailable(f"listing failed: {type(error).__name__}: {error}") from error
 
     # --- customers ------------------------------------------------------------------------------
 
@@ -182,5 +186,5 @@ def get_gateway() -> StripeGateway | None:
 def require_gateway() -> StripeGateway:
     gateway = get_gateway()
     if gateway is None:
-        raise PaymentsNotConfigured()
+        raise StripeNotConfigured("STRIPE_SECRET_KEY is not set")
     return gateway

@@ -10,18 +10,13 @@ import pytest
 from sqlmodel import Session, select
 
 from dashboard_app.domain import billing, credits
+from dashboard_app.domain.billing import PaymentsUnavailable
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import InsufficientCredits, InvalidInput, NotFound
 from dashboard_app.domain.ledger_check import check_ledger
 from dashboard_app.domain.stripe_sync import reconcile, sync_catalog
-from dashboard_app.integrations.stripe_gateway import (
-    PaymentsNotConfigured,
-    PaymentsUnavailable,
-    gateway_from_settings,
-)
 from dashboard_app.models import CreditAccount, CreditEntry, Order, Subscription, User
 from dashboard_app.models.base import utcnow
-from dashboard_app.settings import Settings
 from tests.factories import count_rows, create_member
 from tests.support.stripe import make_dispute, paid_checkout, start_checkout
 
@@ -293,11 +288,6 @@ def test_reconcile_repairs_what_a_lost_webhook_missed_and_then_finds_nothing(
     again, _ = reconcile(engine=engine, gateway=gateway, catalog=CATALOG, since=since)
     assert f"checkout session {session_id}" not in again
     assert balances(engine, member.id).available == STARTER.credits
-
-
-def test_without_keys_payments_are_not_configured() -> None:
-    assert gateway_from_settings(Settings(stripe_secret_key=None)) is None
-    assert str(PaymentsNotConfigured()).startswith("Payments are not configured")
 
 
 def test_refunding_a_subscription_invoice_takes_back_its_allowance(engine, gateway) -> None:

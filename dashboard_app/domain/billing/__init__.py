@@ -12,6 +12,8 @@ One module per idea:
   object), then apply it in one short transaction of their own, so no lock is held while Stripe
   answers. The webhook processor, the success page and reconciliation all call these.
 - `orders`: a member's orders.
+- `errors`: billing's refusals; the Stripe adapter's own errors become these at the edge of the
+  functions that call Stripe.
 
 Exactly-once rests on the business object, not on the event: a checkout session grants under the
 key `checkout:<session id>`, an invoice under `allowance:<invoice id>`, a refund under
@@ -31,6 +33,12 @@ from dashboard_app.domain.billing.catalog import (
 )
 from dashboard_app.domain.billing.checkout import Fulfilment, apply_checkout, checkout_owner
 from dashboard_app.domain.billing.disputes import apply_dispute
+from dashboard_app.domain.billing.errors import (
+    PaymentsNotConfigured,
+    PaymentsUnavailable,
+    require_gateway,
+    stripe_errors,
+)
 from dashboard_app.domain.billing.members import UnknownOrder
 from dashboard_app.domain.billing.orders import (
     ORDER_FRESHNESS,
@@ -67,6 +75,8 @@ __all__ = [
     "ORDER_FRESHNESS",
     "Fulfilment",
     "OrdersPage",
+    "PaymentsNotConfigured",
+    "PaymentsUnavailable",
     "Product",
     "UnknownOrder",
     "apply_checkout",
@@ -93,7 +103,9 @@ __all__ = [
     "price_plans",
     "products",
     "refresh_order",
+    "require_gateway",
     "stale_order_ids",
+    "stripe_errors",
     "start_checkout",
     "sync_invoice",
     "sync_refund",

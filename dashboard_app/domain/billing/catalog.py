@@ -7,13 +7,10 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from dashboard_app.domain.billing.errors import PaymentsUnavailable
 from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import InvalidInput
-from dashboard_app.integrations.stripe_gateway import (
-    PaymentsUnavailable,
-    StripeGateway,
-    StripeObject,
-)
+from dashboard_app.integrations.stripe_gateway import StripeGateway, StripeObject
 
 PRICE_CACHE_SECONDS = 300
 

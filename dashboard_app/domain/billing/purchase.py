@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain.billing.catalog import find_product, price_for
+from dashboard_app.domain.billing.errors import translates_stripe_errors
 from dashboard_app.domain.billing.members import lock_member
 from dashboard_app.domain.billing.subscriptions import live_subscription
 from dashboard_app.domain.catalog import Catalog
@@ -18,6 +19,7 @@ from dashboard_app.integrations.stripe_gateway import StripeGateway
 from dashboard_app.models import User
 
 
+@translates_stripe_errors
 def ensure_customer(*, engine: Engine | None, gateway: StripeGateway, user_id: int) -> str:
     """The member's Stripe customer, created the first time and reused after."""
     with session_scope(engine) as session:
@@ -36,6 +38,7 @@ def ensure_customer(*, engine: Engine | None, gateway: StripeGateway, user_id: i
         return user.stripe_customer_id
 
 
+@translates_stripe_errors
 def start_checkout(
     *,
     engine: Engine | None,
@@ -84,6 +87,7 @@ def start_checkout(
     return checkout["url"]
 
 
+@translates_stripe_errors
 def portal_url(
     *, engine: Engine | None, gateway: StripeGateway, user_id: int, return_url: str
 ) -> str:

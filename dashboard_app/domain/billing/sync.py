@@ -15,6 +15,7 @@ from dashboard_app.domain.billing.checkout import (
     checkout_member,
     checkout_owner,
 )
+from dashboard_app.domain.billing.errors import translates_stripe_errors
 from dashboard_app.domain.billing.refunds import apply_refund
 from dashboard_app.domain.billing.stripe_objects import invoice_subscription_id, object_id
 from dashboard_app.domain.billing.subscriptions import apply_invoice, apply_subscription
@@ -25,6 +26,7 @@ from dashboard_app.models import Order, Subscription
 from dashboard_app.models.base import utcnow
 
 
+@translates_stripe_errors
 def fulfil_checkout(
     *,
     engine: Engine | None,
@@ -75,6 +77,7 @@ def fulfil_checkout(
         )
 
 
+@translates_stripe_errors
 def sync_subscription(
     *,
     engine: Engine | None,
@@ -102,6 +105,7 @@ def sync_subscription(
         return row
 
 
+@translates_stripe_errors
 def sync_invoice(
     *,
     engine: Engine | None,
@@ -131,6 +135,7 @@ def sync_invoice(
         return order
 
 
+@translates_stripe_errors
 def sync_refund(*, engine: Engine | None, gateway: StripeGateway, charge_id: str) -> Order:
     charge = gateway.charge(charge_id)
     with session_scope(engine) as session:
@@ -139,6 +144,7 @@ def sync_refund(*, engine: Engine | None, gateway: StripeGateway, charge_id: str
         return order
 
 
+@translates_stripe_errors
 def refresh_order(
     *, engine: Engine | None, gateway: StripeGateway, catalog: Catalog, order_id: int
 ) -> None:

@@ -12,7 +12,7 @@ from dashboard_app.domain import billing
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import DomainError
 from dashboard_app.domain.plans import current_plan_code
-from dashboard_app.integrations.stripe_gateway import get_gateway, require_gateway
+from dashboard_app.integrations.stripe_gateway import get_gateway
 from dashboard_app.models import User
 from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
@@ -130,7 +130,7 @@ class BillingState(AuthState):
             url = await asyncio.to_thread(
                 billing.start_checkout,
                 engine=None,
-                gateway=require_gateway(),
+                gateway=billing.require_gateway(),
                 catalog=get_catalog(),
                 user_id=viewer.user_id,
                 code=code,
@@ -153,7 +153,7 @@ class BillingState(AuthState):
             url = await asyncio.to_thread(
                 billing.portal_url,
                 engine=None,
-                gateway=require_gateway(),
+                gateway=billing.require_gateway(),
                 user_id=viewer.user_id,
                 return_url=f"{get_settings().public_base_url}{routes.BILLING}",
             )
