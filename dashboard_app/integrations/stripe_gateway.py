@@ -71,7 +71,7 @@ class StripeGateway:
     def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return _plain(function(*args, **kwargs))
-        except stripe.InvalidRequestError as error:
+        except (stripe.InvalidRequestError, stripe.IdempotencyError) as error:
             kind = StripeNotFound if error.http_status == 404 else StripeRefused
             raise kind(str(error), user_message=error.user_message) from error
         except stripe.StripeError as error:
@@ -86,12 +86,11 @@ class StripeGateway:
 
     # --- customers ------------------------------------------------------------------------------
 
-    def create_customer(self, *, email: str, user_id: int) -> StripeObject:
+    def create_customer(self, *, email: str, user_id: int, idempotency_key: str) -> StripeObject:
         return self._call(
             self.client.v1.customers.create,
             params={"email": email, "metadata": {"user_id": str(user_id)}},
-            # Two clicks racing create one customer (Stripe keeps keys for 24 hours).
-            options={"idempotency_key": f"customer-for-user-{user_id}"},
+            options={"idempotency_key": idempotency_key},
         )
 
     # --- catalog --------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Every SQLModel table of the product, imported here so `SQLModel.metadata` knows them all."""
 
 from dashboard_app.models.audit import AuditEntry
-from dashboard_app.models.billing import Order, StripeEvent
+from dashboard_app.models.billing import Installation, Order, StripeEvent
 from dashboard_app.models.credits import CreditAccount, CreditEntry, CreditLot, CreditReservation
 from dashboard_app.models.jobs import Asset, Draft, Generation, Variant
 from dashboard_app.models.limits import RateLimitHit
@@ -26,6 +26,7 @@ __all__ = [
     "CreditReservation",
     "Draft",
     "Generation",
+    "Installation",
     "OAuthIdentity",
     "Order",
     "Plan",

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
+from dashboard_app.db import build_engine
 from dashboard_app.domain import billing, credits
 from dashboard_app.domain.billing import PaymentsUnavailable
 from dashboard_app.domain.catalog import get_catalog
@@ -306,3 +307,26 @@ def test_refunding_a_subscription_invoice_takes_back_its_allowance(engine, gatew
     )
     assert balances(engine, member.id).available == 0
     assert_ledger_consistent(engine)
+
+
+def test_two_databases_sharing_one_stripe_account_get_their_own_customers(
+    databases, gateway
+) -> None:
+    """Member #1 of one installation is not member #1 of another: Stripe's idempotency key for
+    creating a customer names the installation too."""
+    urls = [databases.migrated(), databases.migrated()]
+    engines = [build_engine(url) for url in urls]
+    try:
+        members = [create_member(each) for each in engines]
+        assert members[0].id == members[1].id  # both count from 1
+        customers = [
+            billing.ensure_customer(engine=each, gateway=gateway, user_id=member.id)
+            for each, member in zip(engines, members, strict=True)
+        ]
+        assert customers[0] != customers[1]
+        for customer, member in zip(customers, members, strict=True):
+            assert gateway.client.v1.customers.retrieve(customer).email == member.email
+    finally:
+        for each, url in zip(engines, urls, strict=True):
+            each.dispose()
+            databases.drop(url)

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from dashboard_app.db import session_scope
 from dashboard_app.domain.billing.catalog import find_product, price_for
 from dashboard_app.domain.billing.errors import translates_stripe_errors
+from dashboard_app.domain.billing.installation import installation_id
 from dashboard_app.domain.billing.members import lock_member
 from dashboard_app.domain.billing.subscriptions import live_subscription
 from dashboard_app.domain.catalog import Catalog
@@ -29,7 +30,10 @@ def ensure_customer(*, engine: Engine | None, gateway: StripeGateway, user_id: i
         if user.stripe_customer_id:
             return user.stripe_customer_id
         email = user.email
-    customer = gateway.create_customer(email=email, user_id=user_id)
+        # Two clicks racing create one customer (Stripe keeps keys for 24 hours); the
+        # installation's id keeps member #1 of another database out of it.
+        key = f"customer-{installation_id(session)}-{user_id}"
+    customer = gateway.create_customer(email=email, user_id=user_id, idempotency_key=key)
     with session_scope(engine) as session:
         user = lock_member(session, user_id)
         if not user.stripe_customer_id:  # a racing request may have stored one first
