@@ -100,6 +100,9 @@ class StripeGateway:
         prices = self._pages(self.client.v1.prices.list, params)
         return {price["lookup_key"]: price for price in prices if price.get("lookup_key")}
 
+    def price(self, price_id: str) -> StripeObject:
+        return self._call(self.client.v1.prices.retrieve, price_id)
+
     def product(self, product_id: str) -> StripeObject | None:
         try:
             return self._call(self.client.v1.products.retrieve, product_id)

@@ -16,7 +16,7 @@ from dashboard_app.domain.ledger_check import check_ledger
 from dashboard_app.models import CreditAccount, CreditEntry, Order, StripeEvent, Subscription
 from tests.factories import create_member
 from tests.support.servers import wait_for
-from tests.support.stripe import make_dispute, make_event, paid_checkout, signed
+from tests.support.stripe import make_dispute, make_event, paid_checkout, renew, signed
 
 CATALOG = get_catalog()
 PACK = CATALOG.packs["starter"]
@@ -45,14 +45,9 @@ def test_replayed_shuffled_concurrent_events_land_exactly_once(app) -> None:
     pack_session = gateway.checkout_session(pack_id)
     plan_session = gateway.checkout_session(plan_id)
     subscription_id = plan_session["subscription"]
-    customer = plan_session["customer"]
     invoice_ids = [plan_session["invoice"]]
     for _renewal in range(2):
-        invoice = gateway.client.v1.invoices.create(
-            params={"customer": customer, "subscription": subscription_id}
-        )
-        gateway.client.v1.invoices.pay(invoice.id)
-        invoice_ids.append(invoice.id)
+        invoice_ids.append(renew(gateway, subscription_id)["id"])
     invoices = [gateway.invoice(invoice_id) for invoice_id in invoice_ids]
     assert [invoice["status"] for invoice in invoices] == ["paid", "paid", "paid"]
 

@@ -87,6 +87,7 @@ def catalog_prices(gateway: StripeGateway, catalog: Catalog) -> dict[str, Stripe
 
 def forget_prices() -> None:
     _price_cache.clear()
+    _archived_codes.clear()
 
 
 def price_plans(gateway: StripeGateway, catalog: Catalog) -> dict[str, str]:
@@ -97,6 +98,42 @@ def price_plans(gateway: StripeGateway, catalog: Catalog) -> dict[str, str]:
         plan = catalog.plan_for_lookup_key(key)
         if plan is not None:
             found[price["id"]] = plan
+    return found
+
+
+def code_of_price(price: StripeObject, catalog: Catalog) -> str | None:
+    """The catalog code a Stripe Price is for: by its lookup key, or (a price archived when its
+    lookup key moved to a new one) by the code `sync-catalog` wrote into its metadata or its
+    product's id. Never from anything a Checkout Session or a member sets."""
+    codes = {item.lookup_key: item.code for item in products(catalog)}
+    if price.get("lookup_key") in codes:
+        return codes[price["lookup_key"]]
+    named = (price.get("metadata") or {}).get("catalog_code")
+    product = price.get("product")
+    product_id = product.get("id") if isinstance(product, dict) else product
+    for candidate in (named, str(product_id or "").removeprefix("dash_")):
+        if candidate in catalog.packs or candidate in catalog.paid_plans():
+            return candidate
+    return None
+
+
+_archived_codes: dict[str, str | None] = {}
+
+
+def plans_for_prices(
+    gateway: StripeGateway, catalog: Catalog, price_ids: list[str]
+) -> dict[str, str]:
+    """Stripe Price id -> plan code for `price_ids`: the catalog's current prices, and any other
+    (an archived price a subscription keeps) looked up at Stripe once."""
+    found = price_plans(gateway, catalog)
+    for price_id in price_ids:
+        if price_id in found:
+            continue
+        if price_id not in _archived_codes:
+            _archived_codes[price_id] = code_of_price(gateway.price(price_id), catalog)
+        code = _archived_codes[price_id]
+        if code in catalog.paid_plans():
+            found[price_id] = code  # type: ignore[assignment]
     return found
 
 

@@ -21,6 +21,14 @@ def timestamp(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC) if value else None
 
 
+def amount(value: Any) -> int:
+    """A money field (in cents); 0 when absent or unreadable."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
 def int_or_none(value: Any) -> int | None:
     try:
         number = int(value)
@@ -52,13 +60,47 @@ def invoice_payment_intent_id(invoice: StripeObject) -> str | None:
     return _invoice_payment(invoice, "payment_intent")
 
 
+def invoice_amount_paid(invoice: StripeObject) -> int:
+    """What a paid invoice took; its total when Stripe's `amount_paid` is missing."""
+    if invoice.get("amount_paid") is not None:
+        return amount(invoice["amount_paid"])
+    return amount(invoice.get("total", invoice.get("amount_due")))
+
+
+def line_price_id(line: StripeObject) -> str | None:
+    """The Price an invoice line is for: `pricing.price_details.price` in the pinned API
+    version, `price` or `plan` in older ones."""
+    details = (line.get("pricing") or {}).get("price_details") or {}
+    return (
+        object_id(details.get("price"))
+        or object_id(line.get("price"))
+        or object_id(line.get("plan"))
+    )
+
+
+def _is_proration(line: StripeObject) -> bool:
+    parent = line.get("parent") or {}
+    details = parent.get("subscription_item_details") or parent.get("invoice_item_details") or {}
+    return bool(details.get("proration") or line.get("proration"))
+
+
+def invoice_price_ids(invoice: StripeObject) -> list[str]:
+    """The Prices of an invoice's period lines (prorations left out), in order."""
+    found: list[str] = []
+    for line in (invoice.get("lines") or {}).get("data", []):
+        price = line_price_id(line)
+        if price and not _is_proration(line) and price not in found:
+            found.append(price)
+    return found
+
+
 def invoice_items(invoice: StripeObject) -> list[dict[str, Any]]:
     lines = (invoice.get("lines") or {}).get("data", [])
     return [
         {
             "name": str(line.get("description") or "Subscription")[:200],
             "quantity": int(line.get("quantity") or 1),
-            "amount": int(line.get("amount") or 0),
+            "amount": amount(line.get("amount")),
         }
         for line in lines[:20]
     ]

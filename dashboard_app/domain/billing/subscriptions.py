@@ -12,10 +12,13 @@ from sqlmodel import Session, col, select
 from dashboard_app.domain import credits
 from dashboard_app.domain.billing.members import UnknownOrder, lock_member, member_for
 from dashboard_app.domain.billing.stripe_objects import (
+    amount,
+    invoice_amount_paid,
     invoice_charge_id,
     invoice_items,
     invoice_payment_intent_id,
     invoice_period_end,
+    invoice_price_ids,
     invoice_subscription_id,
     object_id,
     plan_of_subscription,
@@ -28,6 +31,9 @@ from dashboard_app.integrations.stripe_gateway import StripeObject
 from dashboard_app.models import Order, Plan, Subscription
 from dashboard_app.models.base import utcnow
 from dashboard_app.models.plans import SUBSCRIPTION_STATUSES
+
+# The invoices that open a paid period (Stripe's `billing_reason`).
+PERIOD_REASONS = ("subscription_create", "subscription_cycle")
 
 
 def live_subscription(*, session: Session, user_id: int) -> Subscription | None:
@@ -98,12 +104,13 @@ def apply_invoice(
     session: Session,
     invoice: StripeObject,
     catalog: Catalog,
-    plan_code: str | None,
+    plans_by_price: dict[str, str],
     failed: bool = False,
     now: datetime | None = None,
 ) -> Order | None:
-    """A subscription invoice becomes an order; once paid, it grants the plan's allowance for
-    its period (expiring when the period ends)."""
+    """A subscription invoice becomes an order; once paid, a period's own invoice grants the
+    allowance of the plan its Price is for (not the plan the member has by the time it is
+    applied), expiring when the period ends."""
     subscription_id = invoice_subscription_id(invoice)
     if subscription_id is None:
         return None  # not a subscription invoice: nothing of ours
@@ -122,9 +129,11 @@ def apply_invoice(
         if invoice.get("created"):
             order.created_at = timestamp(invoice["created"])  # type: ignore[assignment]
     paid = invoice.get("status") == "paid"
+    plans = [plans_by_price[p] for p in invoice_price_ids(invoice) if p in plans_by_price]
+    plan_code = plans[0] if plans else None
     order.product_code = (plan_code or order.product_code)[:32]
     order.stripe_subscription_id = subscription_id
-    order.amount_total = int(invoice.get("amount_paid") if paid else invoice.get("amount_due") or 0)
+    order.amount_total = invoice_amount_paid(invoice) if paid else amount(invoice.get("amount_due"))
     order.currency = str(invoice.get("currency") or catalog.currency).lower()[:3]
     order.items = invoice_items(invoice)
     order.receipt_url = invoice.get("hosted_invoice_url") or order.receipt_url
@@ -137,16 +146,13 @@ def apply_invoice(
     if paid:
         allowance = catalog.plans[plan_code].monthly_credits if plan_code in catalog.plans else 0
         period_end = invoice_period_end(invoice)
-        # Only a period's own invoice grants: not a $0 invoice, a proration or a manual one.
-        periodic = invoice.get("billing_reason") in (
-            None,
-            "subscription_create",
-            "subscription_cycle",
-        )
+        # Only a period's own invoice grants: not a $0 invoice, a proration or a manual one,
+        # nor one whose reason Stripe did not give.
+        periodic = invoice.get("billing_reason") in PERIOD_REASONS
         if (
             allowance
             and periodic
-            and int(invoice.get("amount_paid") or 0) > 0
+            and order.amount_total > 0
             and order.credits == 0
             and (period_end is None or period_end > now)
         ):

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from dashboard_app.db import session_scope
-from dashboard_app.domain.billing.catalog import price_plans
+from dashboard_app.domain.billing.catalog import plans_for_prices
 from dashboard_app.domain.billing.checkout import (
     Fulfilment,
     apply_checkout,
@@ -17,7 +17,12 @@ from dashboard_app.domain.billing.checkout import (
 )
 from dashboard_app.domain.billing.errors import translates_stripe_errors
 from dashboard_app.domain.billing.refunds import apply_refund
-from dashboard_app.domain.billing.stripe_objects import invoice_subscription_id, object_id
+from dashboard_app.domain.billing.stripe_objects import (
+    invoice_price_ids,
+    invoice_subscription_id,
+    object_id,
+    subscription_price_id,
+)
 from dashboard_app.domain.billing.subscriptions import apply_invoice, apply_subscription
 from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import NotFound
@@ -92,7 +97,8 @@ def sync_subscription(
         if fallback is None:
             raise
         subscription = fallback  # a deleted subscription may no longer be retrievable
-    plans_by_price = price_plans(gateway, catalog)
+    price_id = subscription_price_id(subscription)
+    plans_by_price = plans_for_prices(gateway, catalog, [price_id] if price_id else [])
     with session_scope(engine) as session:
         row = apply_subscription(
             session=session,
@@ -119,15 +125,16 @@ def sync_invoice(
     if subscription_id is None:
         return None
     # The subscription first: an invoice may arrive before its subscription's own events.
-    row = sync_subscription(
+    sync_subscription(
         engine=engine, gateway=gateway, catalog=catalog, subscription_id=subscription_id
     )
+    plans_by_price = plans_for_prices(gateway, catalog, invoice_price_ids(invoice))
     with session_scope(engine) as session:
         order = apply_invoice(
             session=session,
             invoice=invoice,
             catalog=catalog,
-            plan_code=row.plan_code if row else None,
+            plans_by_price=plans_by_price,
             failed=failed,
         )
         if order is not None:
