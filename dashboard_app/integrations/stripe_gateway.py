@@ -129,7 +129,12 @@ class StripeGateway:
         )
 
     def checkout_session(self, session_id: str) -> StripeObject:
-        return self._call(self.client.v1.checkout.sessions.retrieve, session_id)
+        # Its line items name the Price bought: what fulfilment reads, never the metadata.
+        return self._call(
+            self.client.v1.checkout.sessions.retrieve,
+            session_id,
+            params={"expand": ["line_items"]},
+        )
 
     def create_portal_session(self, *, customer: str, return_url: str) -> StripeObject:
         return self._call(

@@ -1,7 +1,9 @@
 """Checkout Sessions becoming orders: the rules that run inside the caller's transaction.
 
 A payment-mode session grants its pack's credits under the key `checkout:<session id>`, once,
-however often and however concurrently it is applied."""
+however often and however concurrently it is applied. Which pack, and how many credits, come
+from the catalog, the session's Stripe Price and the money paid; the session's metadata only
+names the member (and is checked against its customer)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from dashboard_app.domain import credits
-from dashboard_app.domain.billing.members import lock_member
-from dashboard_app.domain.billing.stripe_objects import int_or_none, object_id
-from dashboard_app.domain.catalog import Catalog
+from dashboard_app.domain.billing.catalog import code_of_price
+from dashboard_app.domain.billing.members import UnknownOrder, lock_member
+from dashboard_app.domain.billing.stripe_objects import amount, int_or_none, object_id
+from dashboard_app.domain.catalog import Catalog, PackConfig
 from dashboard_app.domain.errors import NotFound
 from dashboard_app.integrations.stripe_gateway import StripeObject
 from dashboard_app.models import Order, User
@@ -28,6 +31,32 @@ def checkout_owner(checkout: StripeObject) -> int | None:
     return reference or named
 
 
+def pack_bought(checkout: StripeObject, catalog: Catalog) -> tuple[str, PackConfig, int]:
+    """(code, pack, quantity) of a payment session, read from its line item's Stripe Price (the
+    session is fetched with `line_items` expanded): never from its metadata."""
+    items = (checkout.get("line_items") or {}).get("data") or []
+    price = items[0].get("price") if items else None
+    code = code_of_price(price, catalog) if isinstance(price, dict) else None
+    if code not in catalog.packs:
+        raise UnknownOrder(f"checkout session {checkout.get('id')} is for no pack in the catalog")
+    quantity = max(1, int_or_none(items[0].get("quantity")) or 1)
+    return code, catalog.packs[code], quantity  # type: ignore[return-value, index]
+
+
+def pack_credits(checkout: StripeObject, pack: PackConfig, quantity: int, catalog: Catalog) -> int:
+    """The catalog's credits for the money paid: all of them at the catalog's price, fewer in
+    proportion when less was paid (a discount), none when nothing was paid for a pack that has
+    a price (`no_payment_required`, a 100% discount)."""
+    full = pack.price_cents * quantity
+    if str(checkout.get("currency") or "").lower() != catalog.currency:
+        return 0
+    if full == 0:
+        return pack.credits * quantity
+    if checkout.get("payment_status") == "no_payment_required":
+        return 0
+    return pack.credits * quantity * min(amount(checkout.get("amount_total")), full) // full
+
+
 def _order_for_checkout(
     session: Session, checkout: StripeObject, catalog: Catalog, user_id: int
 ) -> Order:
@@ -36,28 +65,19 @@ def _order_for_checkout(
     ).first()
     if order is not None:
         return order
-    metadata = checkout.get("metadata") or {}
-    code = metadata.get("product", "")
-    pack = catalog.packs.get(code)
-    granted = int_or_none(metadata.get("credits")) or (pack.credits if pack else 0)
-    name = pack.name if pack else code or "Credit pack"
+    code, pack, quantity = pack_bought(checkout, catalog)
+    granted = pack_credits(checkout, pack, quantity, catalog)
+    paid = amount(checkout.get("amount_total"))
     order = Order(
         user_id=user_id,
         kind="pack",
         status="pending",
-        product_code=code[:32],
+        product_code=code,
         stripe_checkout_session_id=checkout["id"],
-        amount_total=int(checkout.get("amount_total") or 0),
+        amount_total=paid,
         currency=str(checkout.get("currency") or catalog.currency).lower()[:3],
         credits=granted,
-        items=[
-            {
-                "name": name,
-                "quantity": 1,
-                "amount": int(checkout.get("amount_total") or 0),
-                "credits": granted,
-            }
-        ],
+        items=[{"name": pack.name, "quantity": quantity, "amount": paid, "credits": granted}],
     )
     session.add(order)
     session.flush()
@@ -99,7 +119,7 @@ def apply_checkout(
     ).first()
     if checkout.get("mode") == "payment" and (known or checkout.get("status") == "complete"):
         order = _order_for_checkout(session, checkout, catalog, owner)
-        order.amount_total = int(checkout.get("amount_total") or order.amount_total)
+        order.amount_total = amount(checkout.get("amount_total"))
         order.stripe_payment_intent_id = object_id(checkout.get("payment_intent"))
         if payment_intent is not None:
             charge = payment_intent.get("latest_charge")
