@@ -83,14 +83,10 @@ def _refund(engine, gateway, catalog, event) -> None:  # type: ignore[no-untyped
     billing.sync_refund(engine=engine, gateway=gateway, charge_id=_object(event)["id"])
 
 
-def _dispute(closed: bool) -> Handler:
-    def handle(engine, gateway, catalog, event) -> None:  # type: ignore[no-untyped-def]
-        # The signed payload is the dispute itself; nothing in it is taken on trust except
-        # which charge it is about and its outcome, both Stripe's own.
-        with session_scope(engine) as session:
-            billing.apply_dispute(session=session, dispute=_object(event), closed=closed)
-
-    return handle
+def _dispute(engine, gateway, catalog, event) -> None:  # type: ignore[no-untyped-def]
+    # Applied from the dispute as Stripe has it now, not as the event carried it: the events
+    # of one dispute arrive in any order.
+    billing.sync_dispute(engine=engine, gateway=gateway, dispute_id=_object(event)["id"])
 
 
 HANDLERS: dict[str, Handler] = {
@@ -105,8 +101,11 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.updated": _subscription,
     "customer.subscription.deleted": _subscription,
     "charge.refunded": _refund,
-    "charge.dispute.created": _dispute(closed=False),
-    "charge.dispute.closed": _dispute(closed=True),
+    "charge.dispute.created": _dispute,
+    "charge.dispute.updated": _dispute,
+    "charge.dispute.closed": _dispute,
+    "charge.dispute.funds_withdrawn": _dispute,
+    "charge.dispute.funds_reinstated": _dispute,
 }
 
 

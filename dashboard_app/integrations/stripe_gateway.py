@@ -150,6 +150,9 @@ class StripeGateway:
     def charge(self, charge_id: str) -> StripeObject:
         return self._call(self.client.v1.charges.retrieve, charge_id)
 
+    def dispute(self, dispute_id: str) -> StripeObject:
+        return self._call(self.client.v1.disputes.retrieve, dispute_id)
+
     def invoice(self, invoice_id: str) -> StripeObject:
         # Since 2025 an invoice names its charge and payment intent only in `payments`.
         return self._call(

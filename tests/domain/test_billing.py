@@ -230,7 +230,7 @@ def test_a_dispute_flags_the_member_and_freezes_the_purchase_until_it_is_closed(
     lost = {**dispute, "status": "lost"}
     for _ in range(2):
         with Session(engine) as session, session.begin():
-            billing.apply_dispute(session=session, dispute=lost, closed=True)
+            billing.apply_dispute(session=session, dispute=lost)
     with Session(engine) as session:
         account = session.get(CreditAccount, member.id)
         assert (account.available, account.frozen) == (0, 0)
@@ -247,7 +247,7 @@ def test_a_won_dispute_thaws_the_credits(engine, gateway) -> None:
     with Session(engine) as session, session.begin():
         billing.apply_dispute(session=session, dispute=dispute)
     with Session(engine) as session, session.begin():
-        billing.apply_dispute(session=session, dispute={**dispute, "status": "won"}, closed=True)
+        billing.apply_dispute(session=session, dispute={**dispute, "status": "won"})
     assert balances(engine, member.id) == credits.Balances(
         available=STARTER.credits, reserved=0, lifetime=STARTER.credits, spent=0, frozen=0
     )

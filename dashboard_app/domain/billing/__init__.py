@@ -5,7 +5,8 @@ One module per idea:
 - `catalog`: the packs and plans on sale and their Stripe Prices.
 - `stripe_objects`: reading Stripe's objects (plain dicts).
 - `members`: which member an object belongs to, and the per-member lock.
-- `checkout`, `subscriptions`, `refunds`, `disputes`: the `apply_*` rules. They take a database
+- `checkout`, `subscriptions`, `refunds`, `disputes` (with `charges`, what the last two
+  share): the `apply_*` rules. They take a database
   session and Stripe objects and change the database; they make no network calls and the caller
   owns the transaction.
 - `purchase` and `sync`: the functions that call Stripe first (start Checkout, fetch the current
@@ -65,6 +66,7 @@ from dashboard_app.domain.billing.subscriptions import (
 from dashboard_app.domain.billing.sync import (
     fulfil_checkout,
     refresh_order,
+    sync_dispute,
     sync_invoice,
     sync_refund,
     sync_subscription,
@@ -108,6 +110,7 @@ __all__ = [
     "stripe_errors",
     "start_checkout",
     "sync_invoice",
+    "sync_dispute",
     "sync_refund",
     "sync_subscription",
 ]

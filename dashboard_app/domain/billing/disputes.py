@@ -1,6 +1,11 @@
-"""Disputes: the rules that run inside the caller's transaction. A dispute flags the member and
-freezes what is left of that payment's credits; a lost dispute takes them back under the key
-`dispute:<dispute id>`, a won one thaws them."""
+"""Disputes: the rules that run inside the caller's transaction.
+
+Each call brings the order to the dispute's state at Stripe (the caller fetched it), so Stripe's
+events can arrive in any order: the first sight of a dispute opens it (flags the member, writes
+the "dispute opened" audit entry, freezes what is left of that payment's credits); a closed
+dispute is then closed once (thawing the credits, and taking them back under the key
+`dispute:<dispute id>` when it was lost).
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,19 @@ from sqlmodel import Session
 
 from dashboard_app.domain import credits
 from dashboard_app.domain.audit import record_audit
-from dashboard_app.domain.billing.refunds import order_for_charge, refund_status, take_back
+from dashboard_app.domain.billing.charges import order_for_charge, refund_status, take_back
 from dashboard_app.domain.billing.stripe_objects import object_id
 from dashboard_app.integrations.stripe_gateway import StripeObject
 from dashboard_app.models import Order, User
 from dashboard_app.models.base import utcnow
 
+# Stripe's dispute statuses that are final; the others (needs_response, under_review and their
+# `warning_` forms for inquiries) are open.
+CLOSED_STATUSES = ("won", "lost", "warning_closed", "prevented")
 
-def apply_dispute(*, session: Session, dispute: StripeObject, closed: bool = False) -> Order:
-    """A dispute flags the member and freezes what is left of that payment's credits; a lost
-    dispute takes them back, a won one thaws them."""
+
+def apply_dispute(*, session: Session, dispute: StripeObject) -> Order:
+    """Bring the disputed payment's order to `dispute`'s current state at Stripe."""
     order = order_for_charge(
         session, object_id(dispute.get("charge")), object_id(dispute.get("payment_intent"))
     )
@@ -26,25 +34,45 @@ def apply_dispute(*, session: Session, dispute: StripeObject, closed: bool = Fal
         return order  # a second dispute on one charge is not possible at Stripe
     user = session.get(User, order.user_id)
     assert user is not None
-    opened_now = order.stripe_dispute_id is None
-    order.stripe_dispute_id = dispute_id
-    if not closed:
-        if opened_now:
-            _open_dispute(session, order, user, dispute)
-    elif opened_now or order.status == "disputed":  # not closed before (either order)
+    status = str(dispute.get("status") or "")
+    if order.stripe_dispute_id is None:
+        order.stripe_dispute_id = dispute_id
+        _open_dispute(session, order, user, dispute)
+    if order.dispute_status in CLOSED_STATUSES:
+        return order  # closed before: a final state does not change
+    if status in CLOSED_STATUSES:
         _close_dispute(session, order, dispute)
+    order.dispute_status = status[:32]
     order.updated_at = utcnow()
     session.add_all([order, user])
     session.flush()
     return order
 
 
+def freeze_order_credits(session: Session, order: Order, amount: int, *, reference: str) -> None:
+    """Freeze up to `amount` of the order's credits while its dispute is open, counted on the
+    order. The one call to the ledger's freezing: its signature is changing (freeze at most
+    what is available, once per reference, returning how many), so it stays here."""
+    if amount <= 0:
+        return
+    credits.freeze_credits(session=session, user_id=order.user_id, amount=amount)
+    order.credits_frozen += amount
+
+
+def thaw_order_credits(session: Session, order: Order, amount: int) -> None:
+    """Thaw `amount` of the order's frozen credits (a dispute closed, or a refund took them).
+    The one call to the ledger's thawing (see freeze_order_credits)."""
+    amount = min(amount, order.credits_frozen)
+    if amount <= 0:
+        return
+    credits.unfreeze_credits(session=session, user_id=order.user_id, amount=amount)
+    order.credits_frozen -= amount
+
+
 def _open_dispute(session: Session, order: Order, user: User, dispute: StripeObject) -> None:
     order.status = "disputed"
-    left = order.credits - order.credits_clawed_back
-    if left > 0:
-        credits.freeze_credits(session=session, user_id=order.user_id, amount=left)
-        order.credits_frozen = left
+    left = order.credits - order.credits_clawed_back - order.credits_frozen
+    freeze_order_credits(session, order, left, reference=f"dispute:{dispute['id']}")
     reason = dispute.get("reason") or "no reason given"
     user.billing_flag = f"Payment of order #{order.id} disputed ({reason})"[:500]
     record_audit(
@@ -57,11 +85,7 @@ def _open_dispute(session: Session, order: Order, user: User, dispute: StripeObj
 
 def _close_dispute(session: Session, order: Order, dispute: StripeObject) -> None:
     outcome = str(dispute.get("status") or "")
-    if order.credits_frozen:
-        credits.unfreeze_credits(
-            session=session, user_id=order.user_id, amount=order.credits_frozen
-        )
-        order.credits_frozen = 0
+    thaw_order_credits(session, order, order.credits_frozen)
     left = order.credits - order.credits_clawed_back
     if outcome == "lost":
         if left > 0:

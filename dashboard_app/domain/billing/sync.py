@@ -15,6 +15,7 @@ from dashboard_app.domain.billing.checkout import (
     checkout_member,
     checkout_owner,
 )
+from dashboard_app.domain.billing.disputes import apply_dispute
 from dashboard_app.domain.billing.errors import translates_stripe_errors
 from dashboard_app.domain.billing.refunds import apply_refund
 from dashboard_app.domain.billing.stripe_objects import (
@@ -143,6 +144,17 @@ def sync_invoice(
 
 
 @translates_stripe_errors
+@translates_stripe_errors
+def sync_dispute(*, engine: Engine | None, gateway: StripeGateway, dispute_id: str) -> Order:
+    """Bring the disputed order to the dispute's current state at Stripe: whichever of its
+    events arrives, and in whatever order, the outcome is the same."""
+    dispute = gateway.dispute(dispute_id)
+    with session_scope(engine) as session:
+        order = apply_dispute(session=session, dispute=dispute)
+        session.expunge(order)
+        return order
+
+
 def sync_refund(*, engine: Engine | None, gateway: StripeGateway, charge_id: str) -> Order:
     charge = gateway.charge(charge_id)
     with session_scope(engine) as session:
