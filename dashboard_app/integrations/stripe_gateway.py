@@ -150,6 +150,23 @@ class StripeGateway:
     def charge(self, charge_id: str) -> StripeObject:
         return self._call(self.client.v1.charges.retrieve, charge_id)
 
+    def cancel_subscription(self, subscription_id: str, *, idempotency_key: str) -> StripeObject:
+        return self._call(
+            self.client.v1.subscriptions.cancel,
+            subscription_id,
+            options={"idempotency_key": idempotency_key},
+        )
+
+    def refund(
+        self, charge_id: str, *, idempotency_key: str, metadata: dict[str, str]
+    ) -> StripeObject:
+        """Refund the whole of a charge."""
+        return self._call(
+            self.client.v1.refunds.create,
+            params={"charge": charge_id, "metadata": metadata},
+            options={"idempotency_key": idempotency_key},
+        )
+
     def dispute(self, dispute_id: str) -> StripeObject:
         return self._call(self.client.v1.disputes.retrieve, dispute_id)
 

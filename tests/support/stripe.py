@@ -147,10 +147,10 @@ def standin_url(gateway: StripeGateway) -> str:
     return gateway.client._requestor.base_addresses["api"]
 
 
-def standin(gateway: StripeGateway, path: str, **data: Any) -> dict[str, Any]:
+def standin(gateway: StripeGateway, route: str, **data: Any) -> dict[str, Any]:
     """Ask the stand-in to play a part of Stripe no API call can (a bank opening a dispute, a
     period renewing, a refund failing); see tests/support/stripe_standin.py."""
-    response = httpx.post(f"{standin_url(gateway)}/_standin/{path}", data=data, timeout=30)
+    response = httpx.post(f"{standin_url(gateway)}/_standin/{route}", data=data, timeout=30)
     assert response.status_code == 200, response.text
     return response.json()
 

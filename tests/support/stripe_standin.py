@@ -28,6 +28,10 @@ example objects (fixtures3.json) with ids, amounts and links overridden:
   `pricing.price_details`, the charge and payment intent only in `payments` (when expanded).
   A renewal whose card is declined leaves the invoice open, the subscription past_due and sends
   `invoice.payment_failed`, as Stripe does (localstripe alone does neither).
+- A slow answer: POST /_standin/hold (path) makes the next GET of that path answer with the
+  object as it is when the request arrives, sent only after POST /_standin/release (path), so a
+  test can make a read go stale while other work runs. GET /_standin/held (path) says whether
+  the held request has arrived.
 - Refunds: a charge's `amount_refunded` counts only refunds that did not fail or get canceled;
   POST /_standin/refunds/<id>/status (status) fails or cancels one.
 - Checkout as the hosted page would end it in other ways: POST /_standin/checkout/<id>/pay_later
@@ -137,6 +141,7 @@ def build_app() -> web.Application:
     disputes: dict[str, dict[str, Any]] = {}
     invoice_reasons: dict[str, str] = {}
     idempotent: dict[str, tuple[bytes, int, bytes]] = {}
+    holds: dict[str, dict[str, Any]] = {}
 
     def base_url(request: web.Request) -> str:
         return f"{request.scheme}://{request.host}"
@@ -651,6 +656,25 @@ def build_app() -> web.Application:
             stored._on_payment_failure_now()
         return web.json_response(await local("GET", f"/v1/invoices/{invoice['id']}"))
 
+    # --- a slow answer, for races -------------------------------------------------------------
+
+    async def hold(request: web.Request, _key: str) -> web.Response:
+        """The next GET of `path` is answered as things are when it arrives, but only sent
+        once released: a slow network between a reader and Stripe."""
+        path = (await params_of(request)).get("path", "")
+        holds[path] = {"arrived": False, "release": asyncio.Event()}
+        return web.json_response({"path": path})
+
+    async def held(request: web.Request, _key: str) -> web.Response:
+        path = request.query.get("path", "")
+        return web.json_response({"arrived": bool(holds.get(path, {}).get("arrived"))})
+
+    async def release(request: web.Request, _key: str) -> web.Response:
+        found = holds.pop((await params_of(request)).get("path", ""), None)
+        if found is not None:
+            found["release"].set()
+        return web.json_response({"released": found is not None})
+
     # --- invoices in the pinned API version's shape ---------------------------------------------
 
     def shaped_invoice(invoice: dict[str, Any], expand: list[str]) -> dict[str, Any]:
@@ -698,6 +722,9 @@ def build_app() -> web.Application:
         ("GET", r"/portal/([\w]+)", portal_page),
         ("GET", r"/_standin/(events)", standin_events),
         ("POST", r"/_standin/(disputes)", open_dispute),
+        ("POST", r"/_standin/(hold)", hold),
+        ("GET", r"/_standin/(held)", held),
+        ("POST", r"/_standin/(release)", release),
         ("POST", r"/_standin/disputes/([\w]+)/status", dispute_status),
         ("POST", r"/_standin/refunds/([\w]+)/status", refund_status),
         ("POST", r"/_standin/subscriptions/([\w]+)/renew", renew),
@@ -713,6 +740,16 @@ def build_app() -> web.Application:
             if found and request.method == method:
                 return await page(request, found.group(1))
         return await handler(request)
+
+    @web.middleware
+    async def slow_answers(request: web.Request, handler: Any) -> web.StreamResponse:
+        found = holds.get(request.path) if request.method == "GET" else None
+        if found is None or found["arrived"]:
+            return await handler(request)
+        response = await handler(request)
+        found["arrived"] = True
+        await found["release"].wait()
+        return response
 
     @web.middleware
     async def idempotency(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -769,7 +806,8 @@ def build_app() -> web.Application:
         return response
 
     app.middlewares.insert(0, hosted_pages)
-    app.middlewares.insert(1, idempotency)
+    app.middlewares.insert(1, slow_answers)
+    app.middlewares.insert(2, idempotency)
     app.middlewares.append(invoices)
     app.router.add_post("/v1/prices", create_price)
     app.router.add_get("/v1/prices", list_prices)

@@ -4,6 +4,8 @@ and reconciliation all call these same functions."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -17,14 +19,20 @@ from dashboard_app.domain.billing.checkout import (
 )
 from dashboard_app.domain.billing.disputes import apply_dispute
 from dashboard_app.domain.billing.errors import translates_stripe_errors
+from dashboard_app.domain.billing.installation import installation_id
 from dashboard_app.domain.billing.refunds import apply_refund
 from dashboard_app.domain.billing.stripe_objects import (
+    invoice_charge_id,
     invoice_price_ids,
     invoice_subscription_id,
     object_id,
     subscription_price_id,
 )
-from dashboard_app.domain.billing.subscriptions import apply_invoice, apply_subscription
+from dashboard_app.domain.billing.subscriptions import (
+    apply_invoice,
+    apply_subscription,
+    refuse_duplicate,
+)
 from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import NotFound
 from dashboard_app.integrations.stripe_gateway import StripeGateway, StripeNotFound, StripeObject
@@ -58,9 +66,10 @@ def fulfil_checkout(
     payment_intent = None
     if checkout.get("mode") == "payment" and object_id(checkout.get("payment_intent")):
         payment_intent = gateway.payment_intent(object_id(checkout["payment_intent"]))  # type: ignore[arg-type]
+    row = None
     if checkout.get("mode") == "subscription":
         if object_id(checkout.get("subscription")):
-            sync_subscription(
+            row = sync_subscription(
                 engine=engine,
                 gateway=gateway,
                 catalog=catalog,
@@ -74,13 +83,17 @@ def fulfil_checkout(
                 invoice_id=object_id(checkout["invoice"]),  # type: ignore[arg-type]
             )
     with session_scope(engine) as session:
-        return apply_checkout(
+        result = apply_checkout(
             session=session,
             checkout=checkout,
             catalog=catalog,
             payment_intent=payment_intent,
             failed=failed,
         )
+    if row is not None:  # a subscription: its status, or that it was refused as a second one
+        status = "refused_duplicate" if row.refused_as_duplicate else row.status
+        result = dataclasses.replace(result, status=status)
+    return result
 
 
 @translates_stripe_errors
@@ -92,6 +105,9 @@ def sync_subscription(
     subscription_id: str,
     fallback: StripeObject | None = None,
 ) -> Subscription | None:
+    """Store the subscription's state at Stripe. A second live subscription beside the member's
+    own (two Checkout tabs) is canceled at Stripe and its payment refunded."""
+    read_at = utcnow()  # before the read: a read that started earlier is older
     try:
         subscription = gateway.subscription(subscription_id)
     except StripeNotFound:
@@ -106,9 +122,47 @@ def sync_subscription(
             subscription=subscription,
             catalog=catalog,
             plans_by_price=plans_by_price,
+            read_at=read_at,
         )
+        duplicate = row is not None and row.refused_as_duplicate
         if row is not None:
             session.expunge(row)
+    if duplicate:
+        row = _cancel_duplicate(engine=engine, gateway=gateway, subscription=subscription)
+    return row
+
+
+def _cancel_duplicate(
+    *, engine: Engine | None, gateway: StripeGateway, subscription: StripeObject
+) -> Subscription:
+    """Cancel a refused duplicate at Stripe and refund what its first invoice took. Safe to
+    repeat: Stripe's idempotency keys make the second cancel and refund the first ones."""
+    subscription_id = str(subscription["id"])
+    with session_scope(engine) as session:
+        scope = installation_id(session)
+    if subscription.get("status") not in ("canceled", "incomplete_expired"):
+        gateway.cancel_subscription(
+            subscription_id, idempotency_key=f"refuse-{scope}-{subscription_id}"
+        )
+    charge_id = None
+    invoice_id = object_id(subscription.get("latest_invoice"))
+    invoice = gateway.invoice(invoice_id) if invoice_id else None
+    if invoice is not None and invoice.get("status") == "paid":
+        charge_id = invoice_charge_id(invoice)
+        if charge_id and gateway.charge(charge_id).get("amount_refunded", 0) == 0:
+            gateway.refund(
+                charge_id,
+                idempotency_key=f"refund-duplicate-{scope}-{subscription_id}",
+                metadata={"reason": "duplicate subscription", "subscription": subscription_id},
+            )
+    with session_scope(engine) as session:
+        refuse_duplicate(
+            session=session, subscription_id=subscription_id, refunded_charge=charge_id
+        )
+        row = session.exec(
+            select(Subscription).where(Subscription.stripe_subscription_id == subscription_id)
+        ).one()
+        session.expunge(row)
         return row
 
 
@@ -126,7 +180,7 @@ def sync_invoice(
     if subscription_id is None:
         return None
     # The subscription first: an invoice may arrive before its subscription's own events.
-    sync_subscription(
+    row = sync_subscription(
         engine=engine, gateway=gateway, catalog=catalog, subscription_id=subscription_id
     )
     plans_by_price = plans_for_prices(gateway, catalog, invoice_price_ids(invoice))
@@ -140,10 +194,16 @@ def sync_invoice(
         )
         if order is not None:
             session.expunge(order)
-        return order
+    if (
+        order is not None
+        and order.stripe_charge_id
+        and row is not None
+        and row.refused_as_duplicate
+    ):
+        order = sync_refund(engine=engine, gateway=gateway, charge_id=order.stripe_charge_id)
+    return order
 
 
-@translates_stripe_errors
 @translates_stripe_errors
 def sync_dispute(*, engine: Engine | None, gateway: StripeGateway, dispute_id: str) -> Order:
     """Bring the disputed order to the dispute's current state at Stripe: whichever of its
@@ -155,6 +215,7 @@ def sync_dispute(*, engine: Engine | None, gateway: StripeGateway, dispute_id: s
         return order
 
 
+@translates_stripe_errors
 def sync_refund(*, engine: Engine | None, gateway: StripeGateway, charge_id: str) -> Order:
     charge = gateway.charge(charge_id)
     with session_scope(engine) as session:
