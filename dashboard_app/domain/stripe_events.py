@@ -80,7 +80,13 @@ def _subscription(engine, gateway, catalog, event) -> None:  # type: ignore[no-u
 
 
 def _refund(engine, gateway, catalog, event) -> None:  # type: ignore[no-untyped-def]
-    billing.sync_refund(engine=engine, gateway=gateway, charge_id=_object(event)["id"])
+    """A charge's refunds changed: a charge event carries the charge, a refund event the refund
+    (a refund that failed or was canceled gives its credits back)."""
+    found = _object(event)
+    charge_id = (
+        found["id"] if found.get("object") == "charge" else billing.object_id(found["charge"])
+    )
+    billing.sync_refund(engine=engine, gateway=gateway, charge_id=charge_id)
 
 
 def _dispute(engine, gateway, catalog, event) -> None:  # type: ignore[no-untyped-def]
@@ -101,6 +107,10 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.updated": _subscription,
     "customer.subscription.deleted": _subscription,
     "charge.refunded": _refund,
+    "charge.refund.updated": _refund,
+    "refund.created": _refund,
+    "refund.updated": _refund,
+    "refund.failed": _refund,
     "charge.dispute.created": _dispute,
     "charge.dispute.updated": _dispute,
     "charge.dispute.closed": _dispute,

@@ -167,6 +167,9 @@ class StripeGateway:
             options={"idempotency_key": idempotency_key},
         )
 
+    def refunds_of_charge(self, charge_id: str) -> Iterator[StripeObject]:
+        return self._pages(self.client.v1.refunds.list, {"charge": charge_id})
+
     def dispute(self, dispute_id: str) -> StripeObject:
         return self._call(self.client.v1.disputes.retrieve, dispute_id)
 

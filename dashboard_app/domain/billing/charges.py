@@ -42,6 +42,6 @@ def take_back(session: Session, order: Order, amount: int, *, key: str, reason: 
 def refund_status(order: Order) -> str:
     if order.status == "disputed":
         return "disputed"
-    if order.amount_refunded <= 0:
-        return order.status
+    if order.amount_refunded <= 0:  # nothing refunded (any more: a refund failed)
+        return "paid" if order.status in ("refunded", "partially_refunded") else order.status
     return "refunded" if order.amount_refunded >= order.amount_total else "partially_refunded"

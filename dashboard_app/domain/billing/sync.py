@@ -218,8 +218,9 @@ def sync_dispute(*, engine: Engine | None, gateway: StripeGateway, dispute_id: s
 @translates_stripe_errors
 def sync_refund(*, engine: Engine | None, gateway: StripeGateway, charge_id: str) -> Order:
     charge = gateway.charge(charge_id)
+    refunds = list(gateway.refunds_of_charge(charge_id))
     with session_scope(engine) as session:
-        order = apply_refund(session=session, charge=charge)
+        order = apply_refund(session=session, charge=charge, refunds=refunds)
         session.expunge(order)
         return order
 
