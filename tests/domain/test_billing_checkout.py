@@ -3,13 +3,21 @@ and the money paid, never from what the Checkout Session carries."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import Session, select
 
 from dashboard_app.domain import billing, credits
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.models import CreditEntry, Order
 from tests.factories import count_rows, create_member
-from tests.support.stripe import pay_checkout, standin, standin_url, start_checkout
+from tests.support.stripe import (
+    deliver,
+    make_event,
+    pay_checkout,
+    standin,
+    standin_url,
+    start_checkout,
+)
 
 CATALOG = get_catalog()
 STARTER = CATALOG.packs["starter"]
@@ -92,3 +100,43 @@ def test_a_discounted_payment_grants_in_proportion_to_the_money_paid(
         result = billing.apply_checkout(session=session, checkout=discounted, catalog=CATALOG)
     assert result.credits_granted == STUDIO.credits * 3 // 4
     assert available(engine, member.id) == STUDIO.credits * 3 // 4
+
+
+def test_an_expired_checkout_leaves_no_order_and_grants_nothing(engine, stripe_standin) -> None:
+    gateway = stripe_standin.gateway()
+    member = create_member(engine)
+    session_id = start_checkout(engine, gateway, member.id, "starter")
+    expired = gateway.client.v1.checkout.sessions.expire(session_id).to_dict()
+    assert expired["status"] == "expired"
+    event = make_event("checkout.session.expired", expired)
+    assert deliver(engine, gateway, event) == "processed"
+    assert count_rows(engine, Order, Order.user_id == member.id) == 0
+    assert available(engine, member.id) == 0
+
+
+@pytest.mark.parametrize("outcome", ["failed", "succeeded"])
+def test_a_delayed_payment_grants_only_once_it_succeeds(
+    engine, stripe_standin, outcome: str
+) -> None:
+    gateway = stripe_standin.gateway()
+    member = create_member(engine)
+    session_id = start_checkout(engine, gateway, member.id, "starter")
+    completed = standin(gateway, f"checkout/{session_id}/pay_later")
+    assert deliver(engine, gateway, make_event("checkout.session.completed", completed)) == (
+        "processed"
+    )
+    order = only_order(engine, member.id)
+    assert (order.status, available(engine, member.id)) == ("pending", 0)
+    settled = standin(gateway, f"checkout/{session_id}/settle", outcome=outcome)
+    kind = f"checkout.session.async_payment_{outcome}"
+    assert deliver(engine, gateway, make_event(kind, settled)) == "processed"
+    # A late redelivery of the completion changes nothing.
+    assert deliver(engine, gateway, make_event("checkout.session.completed", completed)) == (
+        "processed"
+    )
+    order = only_order(engine, member.id)
+    if outcome == "failed":
+        assert (order.status, available(engine, member.id)) == ("failed", 0)
+    else:
+        assert (order.status, available(engine, member.id)) == ("paid", STARTER.credits)
+        assert order.stripe_charge_id

@@ -167,6 +167,7 @@ def deliver(engine, gateway: StripeGateway, event: dict[str, Any], catalog=None)
     from dashboard_app.domain import stripe_events
     from dashboard_app.domain.catalog import get_catalog
 
+    event = json.loads(json.dumps(event, default=str))  # as it arrives: JSON
     with session_scope(engine) as session:
         stored = stripe_events.record_event(session=session, event=event)
     return stripe_events.process_event(
