@@ -5,20 +5,22 @@ One module per idea:
 - `catalog`: the packs and plans on sale and their Stripe Prices.
 - `stripe_objects`: reading Stripe's objects (plain dicts).
 - `members`: which member an object belongs to, and the per-member lock.
-- `checkout`, `subscriptions`, `refunds`, `disputes` (with `charges`, what the last two
-  share): the `apply_*` rules. They take a database
-  session and Stripe objects and change the database; they make no network calls and the caller
-  owns the transaction.
+- `checkout`, `subscriptions`, `refunds`, `disputes` (with `charges`, what the last two share):
+  the `apply_*` rules. They take a database session and Stripe objects and change the database;
+  they make no network calls and the caller owns the transaction.
 - `purchase` and `sync`: the functions that call Stripe first (start Checkout, fetch the current
   object), then apply it in one short transaction of their own, so no lock is held while Stripe
   answers. The webhook processor, the success page and reconciliation all call these.
 - `orders`: a member's orders.
+- `limits`: how often a member's tab may make this server call Stripe.
+- `installation`: this database's id, in every idempotency key sent to Stripe.
 - `errors`: billing's refusals; the Stripe adapter's own errors become these at the edge of the
   functions that call Stripe.
 
 Exactly-once rests on the business object, not on the event: a checkout session grants under the
 key `checkout:<session id>`, an invoice under `allowance:<invoice id>`, a refund under
-`refund:<charge id>:<amount refunded so far>` and a lost dispute under `dispute:<dispute id>`,
+`refund:<charge id>:<amount refunded>:<which refunds count>` (and a failed one's return under
+`refund-returned:...`), and a lost dispute under `dispute:<dispute id>`,
 and every apply function first locks the member's row, so two deliveries of the same fact
 serialise and the second finds the work done.
 """
@@ -64,8 +66,10 @@ from dashboard_app.domain.billing.subscriptions import (
     past_due,
 )
 from dashboard_app.domain.billing.sync import (
+    confirm_checkout,
     fulfil_checkout,
     refresh_order,
+    refresh_stale_orders,
     sync_dispute,
     sync_invoice,
     sync_refund,
@@ -88,6 +92,7 @@ __all__ = [
     "apply_subscription",
     "catalog_prices",
     "checkout_owner",
+    "confirm_checkout",
     "ensure_customer",
     "find_product",
     "forget_prices",
@@ -105,6 +110,7 @@ __all__ = [
     "price_plans",
     "products",
     "refresh_order",
+    "refresh_stale_orders",
     "require_gateway",
     "stale_order_ids",
     "stripe_errors",

@@ -1,9 +1,9 @@
 """What a member's click starts at Stripe: their Stripe customer, a Checkout Session, the Billing
-Portal. Each reads the database, calls Stripe with no transaction open, then writes briefly."""
+Portal. Each reads the database, calls Stripe with no transaction open, then writes briefly.
+Starting Checkout is limited per member, and repeated clicks reuse one session."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import Engine
@@ -12,12 +12,14 @@ from dashboard_app.db import session_scope
 from dashboard_app.domain.billing.catalog import find_product, price_for
 from dashboard_app.domain.billing.errors import translates_stripe_errors
 from dashboard_app.domain.billing.installation import installation_id
+from dashboard_app.domain.billing.limits import CHECKOUT_REUSE, CHECKOUT_STARTS, limit_member
 from dashboard_app.domain.billing.members import lock_member
 from dashboard_app.domain.billing.subscriptions import live_subscription
 from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import InvalidInput, NotFound, PermissionDenied
 from dashboard_app.integrations.stripe_gateway import StripeGateway
 from dashboard_app.models import User
+from dashboard_app.models.base import utcnow
 
 
 @translates_stripe_errors
@@ -65,6 +67,13 @@ def start_checkout(
                 "You already have a subscription; change it with Manage subscription",
                 field="product",
             )
+    limit_member(
+        engine=engine,
+        action="billing.checkout",
+        user_id=user_id,
+        windows=CHECKOUT_STARTS,
+        message="You have opened Checkout many times in a short while.",
+    )
     price_id = price_for(gateway, catalog, product)
     customer = ensure_customer(engine=engine, gateway=gateway, user_id=user_id)
     metadata = {
@@ -87,7 +96,15 @@ def start_checkout(
     else:
         params["subscription_data"] = {"metadata": {"user_id": str(user_id), "plan": code}}
     # No order yet: one is made when the session completes (an abandoned checkout leaves none).
-    checkout = gateway.create_checkout_session(params, key=f"checkout-{uuid.uuid4()}")
+    # Clicks within one window reuse one session (Stripe answers a repeated key with the first
+    # session); once that one is paid or expired, the next click gets a new one.
+    with session_scope(engine) as session:
+        scope = installation_id(session)
+    bucket = int(utcnow().timestamp() // CHECKOUT_REUSE.total_seconds())
+    key = f"checkout-{scope}-{user_id}-{product.code}-{bucket}"
+    checkout = gateway.create_checkout_session(params, key=key)
+    if gateway.checkout_session(checkout["id"]).get("status") != "open":
+        checkout = gateway.create_checkout_session(params, key=f"{key}-after-{checkout['id']}")
     return checkout["url"]
 
 

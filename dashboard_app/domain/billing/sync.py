@@ -5,6 +5,7 @@ and reconciliation all call these same functions."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -20,6 +21,8 @@ from dashboard_app.domain.billing.checkout import (
 from dashboard_app.domain.billing.disputes import apply_dispute
 from dashboard_app.domain.billing.errors import translates_stripe_errors
 from dashboard_app.domain.billing.installation import installation_id
+from dashboard_app.domain.billing.limits import ORDER_REFRESHES, PAYMENT_LOOKUPS, limit_member
+from dashboard_app.domain.billing.orders import note_refresh_failed, stale_order_ids
 from dashboard_app.domain.billing.refunds import apply_refund
 from dashboard_app.domain.billing.stripe_objects import (
     invoice_charge_id,
@@ -34,10 +37,12 @@ from dashboard_app.domain.billing.subscriptions import (
     refuse_duplicate,
 )
 from dashboard_app.domain.catalog import Catalog
-from dashboard_app.domain.errors import NotFound
+from dashboard_app.domain.errors import DomainError, NotFound
 from dashboard_app.integrations.stripe_gateway import StripeGateway, StripeNotFound, StripeObject
 from dashboard_app.models import Order, Subscription
 from dashboard_app.models.base import utcnow
+
+log = logging.getLogger(__name__)
 
 
 @translates_stripe_errors
@@ -257,4 +262,61 @@ def refresh_order(
         order = session.get(Order, order_id)
         if order is not None:
             order.refreshed_at = utcnow()
+            order.refresh_failures, order.refresh_after = 0, None
             session.add(order)
+
+
+def confirm_checkout(
+    *,
+    engine: Engine | None,
+    gateway: StripeGateway,
+    catalog: Catalog,
+    checkout_session_id: str,
+    user_id: int,
+) -> Fulfilment:
+    """The success page's look-up of the member's own Checkout Session: limited per member, then
+    fulfilled as the webhook would."""
+    limit_member(
+        engine=engine,
+        action="billing.payment_lookup",
+        user_id=user_id,
+        windows=PAYMENT_LOOKUPS,
+        message="We are still confirming your payment.",
+    )
+    return fulfil_checkout(
+        engine=engine,
+        gateway=gateway,
+        catalog=catalog,
+        checkout_session_id=checkout_session_id,
+        user_id=user_id,
+    )
+
+
+def refresh_stale_orders(
+    *, engine: Engine | None, gateway: StripeGateway, catalog: Catalog, user_id: int
+) -> list[int]:
+    """Bring the member's old order snapshots up to date from Stripe (the orders page asks):
+    limited per member; an order whose refresh fails is not tried again until its backoff has
+    passed. Returns the ids refreshed."""
+    with session_scope(engine) as session:
+        stale = stale_order_ids(session=session, user_id=user_id)
+    if not stale:
+        return []
+    limit_member(
+        engine=engine,
+        action="billing.order_refresh",
+        user_id=user_id,
+        windows=ORDER_REFRESHES,
+        message="Orders were checked with Stripe a moment ago.",
+    )
+    refreshed = []
+    for order_id in stale:
+        try:
+            refresh_order(engine=engine, gateway=gateway, catalog=catalog, order_id=order_id)
+        except DomainError as error:  # one order Stripe cannot explain does not stop the rest
+            log.warning("could not refresh order %s: %s", order_id, error.message)
+            with session_scope(engine) as session:
+                note_refresh_failed(session=session, order_id=order_id)
+            continue
+        refreshed.append(order_id)
+    return refreshed

@@ -15,7 +15,12 @@ from dashboard_app.integrations.stripe_gateway import get_gateway
 from dashboard_app.web import routes
 from dashboard_app.web.components.cards import page_heading
 from dashboard_app.web.layout import shell
-from dashboard_app.web.pages.billing.common import money, order_row, orders_table
+from dashboard_app.web.pages.billing.common import (
+    money,
+    order_row,
+    orders_table,
+    refuse_payload,
+)
 from dashboard_app.web.state.auth import AuthState, Viewer
 
 log = logging.getLogger(__name__)
@@ -32,17 +37,16 @@ def _stale_orders(user_id: int) -> list[int]:
         return billing.stale_order_ids(session=session, user_id=user_id)
 
 
-def _refresh_orders(order_ids: list[int]) -> None:
+def _refresh_orders(user_id: int) -> None:
     gateway = get_gateway()
     if gateway is None:
         return
-    for order_id in order_ids:
-        try:
-            billing.refresh_order(
-                engine=None, gateway=gateway, catalog=get_catalog(), order_id=order_id
-            )
-        except DomainError as error:  # one order Stripe cannot explain does not stop the rest
-            log.warning("could not refresh order %s: %s", order_id, error.message)
+    try:
+        billing.refresh_stale_orders(
+            engine=None, gateway=gateway, catalog=get_catalog(), user_id=user_id
+        )
+    except DomainError as error:  # limited: the page shows what it has
+        log.info("orders of member %s not refreshed: %s", user_id, error.message)
 
 
 class OrdersState(AuthState):
@@ -58,7 +62,9 @@ class OrdersState(AuthState):
         self._stale = await asyncio.to_thread(_stale_orders, viewer.user_id)
 
     @rx.event
-    async def load(self):
+    async def load(self, **unexpected: object):
+        if unexpected:
+            return refuse_payload(self)
         result = await self._load_page()
         if result is not None:
             return result
@@ -67,11 +73,15 @@ class OrdersState(AuthState):
         return None
 
     @rx.event
-    async def poll_live(self, _tick: str = ""):
+    async def poll_live(self, _tick: object = "", **unexpected: object):
+        if unexpected:
+            return refuse_payload(self)
         return await self._poll_page()
 
     @rx.event
-    async def load_more(self):
+    async def load_more(self, **unexpected: object):
+        if unexpected:
+            return refuse_payload(self)
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
@@ -83,15 +93,17 @@ class OrdersState(AuthState):
         return None
 
     @rx.event(background=True)
-    async def refresh_stale(self):
+    async def refresh_stale(self, **unexpected: object):
         """Snapshots older than the freshness window are brought up to date from Stripe while
         the page shows what it has."""
+        if unexpected:
+            return
         async with self:
             viewer = await self._viewer()
             if viewer is None or not self._stale or self.refreshing:
                 return
-            stale, self._stale, self.refreshing = list(self._stale), [], True
-        await asyncio.to_thread(_refresh_orders, stale)
+            self._stale, self.refreshing = [], True
+        await asyncio.to_thread(_refresh_orders, viewer.user_id)
         rows, cursor = await asyncio.to_thread(_orders_page, viewer.user_id, None)
         async with self:
             self.rows, self._cursor, self.has_more = rows, cursor, cursor is not None
@@ -157,11 +169,15 @@ class OrderDetailState(AuthState):
         self.order, self.missing = found or {}, found is None
 
     @rx.event
-    async def load(self):
+    async def load(self, **unexpected: object):
+        if unexpected:
+            return refuse_payload(self)
         return await self._load_page()
 
     @rx.event
-    async def poll_live(self, _tick: str = ""):
+    async def poll_live(self, _tick: object = "", **unexpected: object):
+        if unexpected:
+            return refuse_payload(self)
         return await self._poll_page()
 
 

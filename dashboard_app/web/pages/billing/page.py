@@ -20,6 +20,7 @@ from dashboard_app.web.components.cards import page_heading
 from dashboard_app.web.layout import shell
 from dashboard_app.web.pages.billing.common import money, order_row, orders_table
 from dashboard_app.web.state.auth import AuthState, Viewer
+from dashboard_app.web.state.payloads import BAD_PAYLOAD, Payload, read_payload
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,10 @@ def _billing_view(user_id: int) -> BillingView:
         )
 
 
+class BuyPayload(Payload):
+    code: str
+
+
 class BillingState(AuthState):
     configured: bool = False
     packs: list[dict[str, str]] = []
@@ -94,6 +99,9 @@ class BillingState(AuthState):
     error: str = ""
     starting: str = ""
 
+    def _refuse_payload(self) -> None:
+        self.error, self.starting = BAD_PAYLOAD, ""
+
     async def _refresh_page(self, viewer: Viewer) -> None:
         self.configured = get_gateway() is not None
         view = await asyncio.to_thread(_billing_view, viewer.user_id)
@@ -104,26 +112,36 @@ class BillingState(AuthState):
         self.recent_orders = view.recent_orders
 
     @rx.event
-    async def load(self):
+    async def load(self, **unexpected: object):
+        if unexpected:
+            return self._refuse_payload()
         self.error, self.starting = "", ""
         self.canceled = self.router.url.query_parameters.get("checkout") == "canceled"
         return await self._load_page()
 
     @rx.event
-    async def poll_live(self, _tick: str = ""):
+    async def poll_live(self, _tick: object = "", **unexpected: object):
+        if unexpected:
+            return self._refuse_payload()
         return await self._poll_page()
 
     @rx.event
-    async def buy(self, code: str):
+    async def buy(self, code: object = None, **unexpected: object):
         """Start Stripe Checkout for a pack or a plan; the browser goes to Stripe's page."""
         viewer = await self._viewer()
         if viewer is None:
             yield self._to_sign_in()
             return
-        if not isinstance(code, str) or len(code) > 32:
-            self.error = "There is no such pack or plan"
+        payload = read_payload(BuyPayload, {"code": code})
+        if payload is None or unexpected:
+            self.error, self.starting = BAD_PAYLOAD, ""
             return
-        self.error, self.starting = "", code
+        try:
+            product = billing.find_product(get_catalog(), payload.code)
+        except DomainError as error:
+            self.error, self.starting = error.message, ""
+            return
+        self.error, self.starting = "", product.code
         yield
         base = get_settings().public_base_url
         try:
@@ -133,7 +151,7 @@ class BillingState(AuthState):
                 gateway=billing.require_gateway(),
                 catalog=get_catalog(),
                 user_id=viewer.user_id,
-                code=code,
+                code=product.code,
                 success_url=f"{base}{routes.BILLING_SUCCESS}?session_id={{CHECKOUT_SESSION_ID}}",
                 cancel_url=f"{base}{routes.BILLING}?checkout=canceled",
             )
@@ -143,7 +161,9 @@ class BillingState(AuthState):
         yield rx.redirect(url)  # another host: a full page load
 
     @rx.event
-    async def manage(self):
+    async def manage(self, **unexpected: object):
+        if unexpected:
+            return self._refuse_payload()
         """Open Stripe's Billing Portal for the member's own customer."""
         viewer = await self._viewer()
         if viewer is None:

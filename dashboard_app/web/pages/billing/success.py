@@ -9,10 +9,12 @@ import reflex as rx
 from dashboard_app.domain import billing
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import DomainError, NotFound
+from dashboard_app.domain.rate_limits import RateLimited
 from dashboard_app.integrations.stripe_gateway import get_gateway
 from dashboard_app.web import routes
 from dashboard_app.web.components.cards import page_heading
 from dashboard_app.web.layout import shell
+from dashboard_app.web.pages.billing.common import refuse_payload
 from dashboard_app.web.state.auth import AuthState, Viewer
 
 
@@ -31,7 +33,7 @@ class CheckoutSuccessState(AuthState):
             return
         try:
             result = await asyncio.to_thread(
-                billing.fulfil_checkout,
+                billing.confirm_checkout,
                 engine=None,
                 gateway=gateway,
                 catalog=get_catalog(),
@@ -42,10 +44,21 @@ class CheckoutSuccessState(AuthState):
             self.headline = "We could not find that checkout"
             self.detail = "If you paid, your order appears under Billing within a minute."
             return
+        except RateLimited:
+            self.headline = "We are still confirming your payment"
+            self.detail = "Your order appears under Billing as soon as Stripe confirms it."
+            return
         except DomainError as error:
             self.headline, self.detail = "We could not confirm the payment yet", error.message
             return
-        if result.mode == "subscription":
+        if result.status == "refused_duplicate":
+            self.ok = True
+            self.headline = "You already have a subscription"
+            self.detail = (
+                "This second subscription was canceled and its payment refunded; "
+                "nothing more will be charged."
+            )
+        elif result.mode == "subscription":
             self.ok = True
             self.headline = "Thank you: your subscription has started"
             self.detail = f"Your balance is {result.available:,} credits."
@@ -59,12 +72,16 @@ class CheckoutSuccessState(AuthState):
         self.available_credits = result.available
 
     @rx.event
-    async def load(self):
+    async def load(self, **unexpected: object):
+        if unexpected:
+            return refuse_payload(self)
         self.ok, self.headline, self.detail = False, "", ""
         return await self._load_page()
 
     @rx.event
-    async def poll_live(self, _tick: str = ""):
+    async def poll_live(self, _tick: object = "", **unexpected: object):
+        if unexpected:
+            return refuse_payload(self)
         return await self._poll_page()
 
 
