@@ -19,7 +19,7 @@ from dashboard_app.domain.stripe_sync import reconcile, sync_catalog
 from dashboard_app.models import CreditAccount, CreditEntry, Order, Subscription, User
 from dashboard_app.models.base import utcnow
 from tests.factories import count_rows, create_member
-from tests.support.stripe import make_dispute, paid_checkout, start_checkout
+from tests.support.stripe import StripeStandin, make_dispute, paid_checkout, start_checkout
 
 CATALOG = get_catalog()
 STARTER = CATALOG.packs["starter"]
@@ -277,18 +277,61 @@ def test_sync_catalog_is_safe_to_repeat_and_moves_the_lookup_key_when_a_price_ch
     assert gateway.prices_by_lookup_key(["pack_studio"])["pack_studio"]["unit_amount"] == 3900
 
 
+@pytest.fixture
+def own_stripe():
+    """A Stripe stand-in of this test's own: reconciliation walks everything in the account,
+    and other tests' sessions name members (#1, #2...) that this database also has."""
+    standin = StripeStandin()
+    standin.start()
+    billing.forget_prices()
+    try:
+        gateway = standin.gateway()
+        sync_catalog(gateway=gateway, catalog=CATALOG)
+        yield gateway
+    finally:
+        standin.stop()
+        billing.forget_prices()
+
+
 def test_reconcile_repairs_what_a_lost_webhook_missed_and_then_finds_nothing(
-    engine, gateway
+    engine, own_stripe
 ) -> None:
+    gateway = own_stripe
     member = create_member(engine)
     since = utcnow() - timedelta(minutes=1)
     session_id = paid_checkout(engine, gateway, member.id)  # its webhook went nowhere
-    repaired, _problems = reconcile(engine=engine, gateway=gateway, catalog=CATALOG, since=since)
-    assert f"checkout session {session_id}" in repaired
-    assert balances(engine, member.id).available == STARTER.credits
-    again, _ = reconcile(engine=engine, gateway=gateway, catalog=CATALOG, since=since)
-    assert f"checkout session {session_id}" not in again
-    assert balances(engine, member.id).available == STARTER.credits
+    plan_id = paid_checkout(engine, gateway, member.id, "pro")
+    invoice_id = gateway.checkout_session(plan_id)["invoice"]
+    repaired, problems = reconcile(engine=engine, gateway=gateway, catalog=CATALOG, since=since)
+    assert problems == []
+    assert set(repaired) == {
+        f"checkout session {session_id}",
+        f"checkout session {plan_id}",
+    }
+    assert balances(engine, member.id).available == STARTER.credits + PRO.monthly_credits
+    again, problems = reconcile(engine=engine, gateway=gateway, catalog=CATALOG, since=since)
+    assert (again, problems) == ([], [])
+    assert balances(engine, member.id).available == STARTER.credits + PRO.monthly_credits
+    with Session(engine) as session:
+        assert session.exec(select(Order).where(Order.stripe_invoice_id == invoice_id)).one()
+
+
+def test_reconcile_reports_what_it_cannot_repair(engine, own_stripe) -> None:
+    """A paid session for a member this database does not have (another installation's) is a
+    problem to report, and nothing is granted to anyone."""
+    gateway = own_stripe
+    member = create_member(engine)
+    since = utcnow() - timedelta(minutes=1)
+    stranger = paid_checkout(engine, gateway, member.id)
+    with Session(engine) as session, session.begin():
+        session.get(User, member.id).stripe_customer_id = "cus_someone_else"
+    repaired, problems = reconcile(engine=engine, gateway=gateway, catalog=CATALOG, since=since)
+    assert repaired == []
+    assert problems == [
+        f"checkout session {stranger}: This checkout session names no member of ours"
+    ]
+    assert balances(engine, member.id).available == 0
+    assert count_rows(engine, Order) == 0
 
 
 def test_refunding_a_subscription_invoice_takes_back_its_allowance(engine, gateway) -> None:
