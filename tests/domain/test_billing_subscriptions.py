@@ -68,10 +68,28 @@ def allowances(engine, user_id: int) -> list[int]:
         )
 
 
+def another_tab_checkout(gateway, session_id: str) -> str:
+    """A Checkout Session like `session_id`, made as start_checkout makes it in a later window."""
+    made = gateway.checkout_session(session_id)
+    params = {
+        "mode": made["mode"],
+        "customer": made["customer"],
+        "client_reference_id": made["client_reference_id"],
+        "line_items": [{"price": made["line_items"]["data"][0]["price"]["id"], "quantity": 1}],
+        "success_url": made["success_url"],
+        "cancel_url": made["cancel_url"],
+        "metadata": made["metadata"],
+        "subscription_data": {"metadata": {"user_id": made["client_reference_id"]}},
+    }
+    return gateway.create_checkout_session(params, key=f"another-tab-{session_id}")["id"]
+
+
 def test_a_second_subscription_from_another_tab_is_canceled_and_refunded(engine, gateway) -> None:
     member = create_member(engine)
-    # Two tabs open Checkout while the member has no subscription yet; both are paid.
-    first, second = (start_checkout(engine, gateway, member.id, "pro") for _ in range(2))
+    # Two tabs open Checkout while the member has no subscription yet (the second in another
+    # ten-minute window, so it is not the first one reused); both are paid.
+    first = start_checkout(engine, gateway, member.id, "pro")
+    second = another_tab_checkout(gateway, first)
     for session_id in (first, second):
         assert pay_checkout(f"{standin_url(gateway)}/pay/{session_id}").status_code == 303
     kept = fulfil(engine, gateway, first)

@@ -7,8 +7,6 @@ import reflex as rx
 from dashboard_app.domain import billing
 from dashboard_app.models import Order
 from dashboard_app.web import routes
-from dashboard_app.web.state.auth import AuthState
-from dashboard_app.web.state.payloads import BAD_PAYLOAD
 
 STATUS_LABELS = {
     "pending": "Awaiting payment",
@@ -19,11 +17,6 @@ STATUS_LABELS = {
     "disputed": "Disputed",
 }
 STATUS_COLORS = {"paid": "grass", "failed": "tomato", "disputed": "amber", "pending": "gray"}
-
-
-def refuse_payload(state: AuthState) -> None:
-    """A handler called with arguments it does not take: the one message, and nothing done."""
-    state.notice = BAD_PAYLOAD
 
 
 def money(cents: int, currency: str) -> str:

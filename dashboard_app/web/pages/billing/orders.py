@@ -19,7 +19,6 @@ from dashboard_app.web.pages.billing.common import (
     money,
     order_row,
     orders_table,
-    refuse_payload,
 )
 from dashboard_app.web.state.auth import AuthState, Viewer
 
@@ -62,9 +61,7 @@ class OrdersState(AuthState):
         self._stale = await asyncio.to_thread(_stale_orders, viewer.user_id)
 
     @rx.event
-    async def load(self, **unexpected: object):
-        if unexpected:
-            return refuse_payload(self)
+    async def load(self):
         result = await self._load_page()
         if result is not None:
             return result
@@ -73,15 +70,11 @@ class OrdersState(AuthState):
         return None
 
     @rx.event
-    async def poll_live(self, _tick: object = "", **unexpected: object):
-        if unexpected:
-            return refuse_payload(self)
+    async def poll_live(self, _tick: object = ""):
         return await self._poll_page()
 
     @rx.event
-    async def load_more(self, **unexpected: object):
-        if unexpected:
-            return refuse_payload(self)
+    async def load_more(self):
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
@@ -93,11 +86,9 @@ class OrdersState(AuthState):
         return None
 
     @rx.event(background=True)
-    async def refresh_stale(self, **unexpected: object):
+    async def refresh_stale(self):
         """Snapshots older than the freshness window are brought up to date from Stripe while
         the page shows what it has."""
-        if unexpected:
-            return
         async with self:
             viewer = await self._viewer()
             if viewer is None or not self._stale or self.refreshing:
@@ -169,15 +160,11 @@ class OrderDetailState(AuthState):
         self.order, self.missing = found or {}, found is None
 
     @rx.event
-    async def load(self, **unexpected: object):
-        if unexpected:
-            return refuse_payload(self)
+    async def load(self):
         return await self._load_page()
 
     @rx.event
-    async def poll_live(self, _tick: object = "", **unexpected: object):
-        if unexpected:
-            return refuse_payload(self)
+    async def poll_live(self, _tick: object = ""):
         return await self._poll_page()
 
 

@@ -99,9 +99,6 @@ class BillingState(AuthState):
     error: str = ""
     starting: str = ""
 
-    def _refuse_payload(self) -> None:
-        self.error, self.starting = BAD_PAYLOAD, ""
-
     async def _refresh_page(self, viewer: Viewer) -> None:
         self.configured = get_gateway() is not None
         view = await asyncio.to_thread(_billing_view, viewer.user_id)
@@ -112,28 +109,24 @@ class BillingState(AuthState):
         self.recent_orders = view.recent_orders
 
     @rx.event
-    async def load(self, **unexpected: object):
-        if unexpected:
-            return self._refuse_payload()
+    async def load(self):
         self.error, self.starting = "", ""
         self.canceled = self.router.url.query_parameters.get("checkout") == "canceled"
         return await self._load_page()
 
     @rx.event
-    async def poll_live(self, _tick: object = "", **unexpected: object):
-        if unexpected:
-            return self._refuse_payload()
+    async def poll_live(self, _tick: object = ""):
         return await self._poll_page()
 
     @rx.event
-    async def buy(self, code: object = None, **unexpected: object):
+    async def buy(self, code: object = None):
         """Start Stripe Checkout for a pack or a plan; the browser goes to Stripe's page."""
         viewer = await self._viewer()
         if viewer is None:
             yield self._to_sign_in()
             return
         payload = read_payload(BuyPayload, {"code": code})
-        if payload is None or unexpected:
+        if payload is None:
             self.error, self.starting = BAD_PAYLOAD, ""
             return
         try:
@@ -161,9 +154,7 @@ class BillingState(AuthState):
         yield rx.redirect(url)  # another host: a full page load
 
     @rx.event
-    async def manage(self, **unexpected: object):
-        if unexpected:
-            return self._refuse_payload()
+    async def manage(self):
         """Open Stripe's Billing Portal for the member's own customer."""
         viewer = await self._viewer()
         if viewer is None:

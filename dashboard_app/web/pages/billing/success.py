@@ -14,7 +14,6 @@ from dashboard_app.integrations.stripe_gateway import get_gateway
 from dashboard_app.web import routes
 from dashboard_app.web.components.cards import page_heading
 from dashboard_app.web.layout import shell
-from dashboard_app.web.pages.billing.common import refuse_payload
 from dashboard_app.web.state.auth import AuthState, Viewer
 
 
@@ -72,16 +71,12 @@ class CheckoutSuccessState(AuthState):
         self.available_credits = result.available
 
     @rx.event
-    async def load(self, **unexpected: object):
-        if unexpected:
-            return refuse_payload(self)
+    async def load(self):
         self.ok, self.headline, self.detail = False, "", ""
         return await self._load_page()
 
     @rx.event
-    async def poll_live(self, _tick: object = "", **unexpected: object):
-        if unexpected:
-            return refuse_payload(self)
+    async def poll_live(self, _tick: object = ""):
         return await self._poll_page()
 
 
