@@ -93,7 +93,7 @@ def _give_back(session: Session, order: Order, credits_owed: int, *, key: str) -
             col(CreditEntry.idempotency_key).startswith("refund-returned:"),
         )
     ).one()
-    back = min(credits_owed, taken - returned)
+    back = min(credits_owed, int(taken) - int(returned))  # SUM is a Decimal on PostgreSQL
     if back > 0:
         credits.grant_credits(
             session=session,
