@@ -10,7 +10,7 @@
   so the old rows are dropped rather than converted (both ways).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-23 19:49:43.584024
 """
 
@@ -27,7 +27,7 @@ import dashboard_app.models.base
 
 
 revision: str = '0007'
-down_revision: str | None = '0005'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -80,17 +80,19 @@ def _subscription(engine, gateway, catalog, event) -> None:  # type: ignore[no-u
 
 
 def _refund(engine, gateway, catalog, event) -> None:  # type: ignore[no-untyped-def]
-    billing.sync_refund(engine=engine, gateway=gateway, charge_id=_object(event)["id"])
+    """A charge's refunds changed: a charge event carries the charge, a refund event the refund
+    (a refund that failed or was canceled gives its credits back)."""
+    found = _object(event)
+    charge_id = (
+        found["id"] if found.get("object") == "charge" else billing.object_id(found["charge"])
+    )
+    billing.sync_refund(engine=engine, gateway=gateway, charge_id=charge_id)
 
 
-def _dispute(closed: bool) -> Handler:
-    def handle(engine, gateway, catalog, event) -> None:  # type: ignore[no-untyped-def]
-        # The signed payload is the dispute itself; nothing in it is taken on trust except
-        # which charge it is about and its outcome, both Stripe's own.
-        with session_scope(engine) as session:
-            billing.apply_dispute(session=session, dispute=_object(event), closed=closed)
-
-    return handle
+def _dispute(engine, gateway, catalog, event) -> None:  # type: ignore[no-untyped-def]
+    # Applied from the dispute as Stripe has it now, not as the event carried it: the events
+    # of one dispute arrive in any order.
+    billing.sync_dispute(engine=engine, gateway=gateway, dispute_id=_object(event)["id"])
 
 
 HANDLERS: dict[str, Handler] = {
@@ -105,8 +107,15 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.updated": _subscription,
     "customer.subscription.deleted": _subscription,
     "charge.refunded": _refund,
-    "charge.dispute.created": _dispute(closed=False),
-    "charge.dispute.closed": _dispute(closed=True),
+    "charge.refund.updated": _refund,
+    "refund.created": _refund,
+    "refund.updated": _refund,
+    "refund.failed": _refund,
+    "charge.dispute.created": _dispute,
+    "charge.dispute.updated": _dispute,
+    "charge.dispute.closed": _dispute,
+    "charge.dispute.funds_withdrawn": _dispute,
+    "charge.dispute.funds_reinstated": _dispute,
 }
 
 

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import billing
+from dashboard_app.domain.billing.errors import translates_stripe_errors
 from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import DomainError
 from dashboard_app.integrations.stripe_gateway import StripeGateway, StripeObject
@@ -34,6 +35,7 @@ def _price_matches(price: StripeObject | None, item: billing.Product) -> bool:
     )
 
 
+@translates_stripe_errors
 def sync_catalog(*, gateway: StripeGateway, catalog: Catalog) -> list[str]:
     """Create or update a Product and a Price (by lookup key) for every pack and paid plan.
     A changed price gets a new Stripe Price that takes over the lookup key; the old one is
@@ -107,6 +109,7 @@ def _subscription_state(engine: Engine | None, subscription_id: str | None) -> t
         return (row.plan_code, row.status, row.current_period_end, row.cancel_at_period_end)
 
 
+@translates_stripe_errors
 def reconcile(
     *, engine: Engine | None, gateway: StripeGateway, catalog: Catalog, since: datetime
 ) -> tuple[list[str], list[str]]:

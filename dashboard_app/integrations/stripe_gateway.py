@@ -16,7 +16,6 @@ from typing import Any
 
 import stripe
 
-from dashboard_app.domain.errors import DomainError
 from dashboard_app.settings import Settings, get_settings
 
 # The API version every request and every webhook endpoint of ours speaks. Change it only
@@ -26,19 +25,29 @@ API_VERSION = "2026-10-28.endive"
 StripeObject = dict[str, Any]
 
 
-class PaymentsNotConfigured(DomainError):
-    def __init__(self) -> None:
-        super().__init__(
-            "Payments are not configured on this server. Set STRIPE_SECRET_KEY and "
-            "STRIPE_WEBHOOK_SECRET (see the README's Stripe section)."
-        )
+class StripeGatewayError(Exception):
+    """Stripe did not do what was asked. The text is for logs and developers; the billing
+    service turns these into messages a member can act on."""
 
 
-class PaymentsUnavailable(DomainError):
-    """Stripe refused or could not be reached; the message is safe to show a member."""
+class StripeNotConfigured(StripeGatewayError):
+    """This server has no Stripe secret key."""
 
 
-class StripeNotFound(PaymentsUnavailable):
+class StripeUnavailable(StripeGatewayError):
+    """Stripe could not be reached, timed out, or answered with a server error."""
+
+
+class StripeRefused(StripeGatewayError):
+    """Stripe answered and refused the request; `user_message` is Stripe's own text for people,
+    when it gave one."""
+
+    def __init__(self, message: str, *, user_message: str | None = None) -> None:
+        super().__init__(message)
+        self.user_message = user_message
+
+
+class StripeNotFound(StripeRefused):
     """Stripe has no such object (or it belongs to another account)."""
 
 
@@ -62,32 +71,26 @@ class StripeGateway:
     def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return _plain(function(*args, **kwargs))
-        except stripe.InvalidRequestError as error:
-            if error.http_status == 404:
-                raise StripeNotFound("Stripe has no such object") from error
-            raise PaymentsUnavailable(
-                f"Stripe refused the request: {error.user_message or error}"
-            ) from error
+        except (stripe.InvalidRequestError, stripe.IdempotencyError) as error:
+            kind = StripeNotFound if error.http_status == 404 else StripeRefused
+            raise kind(str(error), user_message=error.user_message) from error
         except stripe.StripeError as error:
-            raise PaymentsUnavailable(
-                "Stripe could not be reached just now; nothing was charged. Try again shortly."
-            ) from error
+            raise StripeUnavailable(f"{type(error).__name__}: {error}") from error
 
     def _pages(self, function: Any, params: dict[str, Any]) -> Iterator[StripeObject]:
         try:
             for item in function(params={**params, "limit": 100}).auto_paging_iter():
                 yield _plain(item)
         except stripe.StripeError as error:
-            raise PaymentsUnavailable(f"Stripe could not list objects: {error}") from error
+            raise StripeUnavailable(f"listing failed: {type(error).__name__}: {error}") from error
 
     # --- customers ------------------------------------------------------------------------------
 
-    def create_customer(self, *, email: str, user_id: int) -> StripeObject:
+    def create_customer(self, *, email: str, user_id: int, idempotency_key: str) -> StripeObject:
         return self._call(
             self.client.v1.customers.create,
             params={"email": email, "metadata": {"user_id": str(user_id)}},
-            # Two clicks racing create one customer (Stripe keeps keys for 24 hours).
-            options={"idempotency_key": f"customer-for-user-{user_id}"},
+            options={"idempotency_key": idempotency_key},
         )
 
     # --- catalog --------------------------------------------------------------------------------
@@ -96,6 +99,9 @@ class StripeGateway:
         params = {"lookup_keys": keys, "active": True, "expand": ["data.product"]}
         prices = self._pages(self.client.v1.prices.list, params)
         return {price["lookup_key"]: price for price in prices if price.get("lookup_key")}
+
+    def price(self, price_id: str) -> StripeObject:
+        return self._call(self.client.v1.prices.retrieve, price_id)
 
     def product(self, product_id: str) -> StripeObject | None:
         try:
@@ -123,7 +129,12 @@ class StripeGateway:
         )
 
     def checkout_session(self, session_id: str) -> StripeObject:
-        return self._call(self.client.v1.checkout.sessions.retrieve, session_id)
+        # Its line items name the Price bought: what fulfilment reads, never the metadata.
+        return self._call(
+            self.client.v1.checkout.sessions.retrieve,
+            session_id,
+            params={"expand": ["line_items"]},
+        )
 
     def create_portal_session(self, *, customer: str, return_url: str) -> StripeObject:
         return self._call(
@@ -138,6 +149,29 @@ class StripeGateway:
 
     def charge(self, charge_id: str) -> StripeObject:
         return self._call(self.client.v1.charges.retrieve, charge_id)
+
+    def cancel_subscription(self, subscription_id: str, *, idempotency_key: str) -> StripeObject:
+        return self._call(
+            self.client.v1.subscriptions.cancel,
+            subscription_id,
+            options={"idempotency_key": idempotency_key},
+        )
+
+    def refund(
+        self, charge_id: str, *, idempotency_key: str, metadata: dict[str, str]
+    ) -> StripeObject:
+        """Refund the whole of a charge."""
+        return self._call(
+            self.client.v1.refunds.create,
+            params={"charge": charge_id, "metadata": metadata},
+            options={"idempotency_key": idempotency_key},
+        )
+
+    def refunds_of_charge(self, charge_id: str) -> Iterator[StripeObject]:
+        return self._pages(self.client.v1.refunds.list, {"charge": charge_id})
+
+    def dispute(self, dispute_id: str) -> StripeObject:
+        return self._call(self.client.v1.disputes.retrieve, dispute_id)
 
     def invoice(self, invoice_id: str) -> StripeObject:
         # Since 2025 an invoice names its charge and payment intent only in `payments`.
@@ -182,5 +216,5 @@ def get_gateway() -> StripeGateway | None:
 def require_gateway() -> StripeGateway:
     gateway = get_gateway()
     if gateway is None:
-        raise PaymentsNotConfigured()
+        raise StripeNotConfigured("STRIPE_SECRET_KEY is not set")
     return gateway

@@ -1,7 +1,7 @@
 """Every SQLModel table of the product, imported here so `SQLModel.metadata` knows them all."""
 
 from dashboard_app.models.audit import AuditEntry, MemberKey
-from dashboard_app.models.billing import Order, StripeEvent
+from dashboard_app.models.billing import Installation, Order, StripeEvent
 from dashboard_app.models.credits import (
     CreditAccount,
     CreditEntry,
@@ -33,6 +33,7 @@ __all__ = [
     "CreditReservation",
     "Draft",
     "Generation",
+    "Installation",
     "MemberKey",
     "OAuthIdentity",
     "Order",

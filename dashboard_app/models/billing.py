@@ -1,4 +1,5 @@
-"""Orders (snapshots of Stripe payments and invoices) and received Stripe webhook events."""
+"""Orders (snapshots of Stripe payments and invoices), received Stripe webhook events, and this
+installation's identity at Stripe."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class Order(SQLModel, table=True):
     stripe_charge_id: str | None = Field(default=None, max_length=255, index=True)
     stripe_subscription_id: str | None = Field(default=None, max_length=255, index=True)
     stripe_dispute_id: str | None = Field(default=None, max_length=255, unique=True)
+    dispute_status: str | None = Field(default=None, max_length=32)  # Stripe's, last applied
     product_code: str = Field(default="", max_length=32)
     amount_total: int = Field(default=0, sa_type=BigInteger)
     amount_refunded: int = Field(default=0, sa_type=BigInteger)
@@ -50,6 +52,9 @@ class Order(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     refreshed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A refresh from Stripe that failed is tried again only after this, backing off.
+    refresh_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    refresh_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class StripeEvent(SQLModel, table=True):
@@ -73,3 +78,15 @@ class StripeEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Installation(SQLModel, table=True):
+    """One row: this database's own id, part of the idempotency keys it sends to Stripe, so two
+    installations sharing one Stripe account (staging and a laptop, test runs) never collide."""
+
+    __tablename__ = "installation"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_installation_single_row"),)
+
+    id: int = Field(default=1, primary_key=True)
+    uid: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, Index
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from dashboard_app.models.base import UTCDateTime, one_of, utcnow
@@ -56,6 +57,12 @@ class Subscription(SQLModel, table=True):
     status: str = Field(default="active", max_length=32)
     current_period_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cancel_at_period_end: bool = False
+    # When the state stored here was read from Stripe: an older read never overwrites it.
+    stripe_state_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A second subscription bought beside a live one: canceled and refunded, never granting.
+    refused_as_duplicate: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa_false()}
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

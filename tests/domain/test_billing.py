@@ -9,21 +9,17 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
+from dashboard_app.db import build_engine
 from dashboard_app.domain import billing, credits
+from dashboard_app.domain.billing import PaymentsUnavailable
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import InsufficientCredits, InvalidInput, NotFound
 from dashboard_app.domain.ledger_check import check_ledger
 from dashboard_app.domain.stripe_sync import reconcile, sync_catalog
-from dashboard_app.integrations.stripe_gateway import (
-    PaymentsNotConfigured,
-    PaymentsUnavailable,
-    gateway_from_settings,
-)
 from dashboard_app.models import CreditAccount, CreditEntry, Order, Subscription, User
 from dashboard_app.models.base import utcnow
-from dashboard_app.settings import Settings
 from tests.factories import count_rows, create_member
-from tests.support.stripe import make_dispute, paid_checkout, start_checkout
+from tests.support.stripe import StripeStandin, make_dispute, paid_checkout, start_checkout
 
 CATALOG = get_catalog()
 STARTER = CATALOG.packs["starter"]
@@ -234,7 +230,7 @@ def test_a_dispute_flags_the_member_and_freezes_the_purchase_until_it_is_closed(
     lost = {**dispute, "status": "lost"}
     for _ in range(2):
         with Session(engine) as session, session.begin():
-            billing.apply_dispute(session=session, dispute=lost, closed=True)
+            billing.apply_dispute(session=session, dispute=lost)
     with Session(engine) as session:
         account = session.get(CreditAccount, member.id)
         assert (account.available, account.frozen) == (0, 0)
@@ -251,7 +247,7 @@ def test_a_won_dispute_thaws_the_credits(engine, gateway) -> None:
     with Session(engine) as session, session.begin():
         billing.apply_dispute(session=session, dispute=dispute)
     with Session(engine) as session, session.begin():
-        billing.apply_dispute(session=session, dispute={**dispute, "status": "won"}, closed=True)
+        billing.apply_dispute(session=session, dispute={**dispute, "status": "won"})
     assert balances(engine, member.id) == credits.Balances(
         available=STARTER.credits, reserved=0, lifetime=STARTER.credits, spent=0, frozen=0
     )
@@ -281,23 +277,61 @@ def test_sync_catalog_is_safe_to_repeat_and_moves_the_lookup_key_when_a_price_ch
     assert gateway.prices_by_lookup_key(["pack_studio"])["pack_studio"]["unit_amount"] == 3900
 
 
+@pytest.fixture
+def own_stripe():
+    """A Stripe stand-in of this test's own: reconciliation walks everything in the account,
+    and other tests' sessions name members (#1, #2...) that this database also has."""
+    standin = StripeStandin()
+    standin.start()
+    billing.forget_prices()
+    try:
+        gateway = standin.gateway()
+        sync_catalog(gateway=gateway, catalog=CATALOG)
+        yield gateway
+    finally:
+        standin.stop()
+        billing.forget_prices()
+
+
 def test_reconcile_repairs_what_a_lost_webhook_missed_and_then_finds_nothing(
-    engine, gateway
+    engine, own_stripe
 ) -> None:
+    gateway = own_stripe
     member = create_member(engine)
     since = utcnow() - timedelta(minutes=1)
     session_id = paid_checkout(engine, gateway, member.id)  # its webhook went nowhere
-    repaired, _problems = reconcile(engine=engine, gateway=gateway, catalog=CATALOG, since=since)
-    assert f"checkout session {session_id}" in repaired
-    assert balances(engine, member.id).available == STARTER.credits
-    again, _ = reconcile(engine=engine, gateway=gateway, catalog=CATALOG, since=since)
-    assert f"checkout session {session_id}" not in again
-    assert balances(engine, member.id).available == STARTER.credits
+    plan_id = paid_checkout(engine, gateway, member.id, "pro")
+    invoice_id = gateway.checkout_session(plan_id)["invoice"]
+    repaired, problems = reconcile(engine=engine, gateway=gateway, catalog=CATALOG, since=since)
+    assert problems == []
+    assert set(repaired) == {
+        f"checkout session {session_id}",
+        f"checkout session {plan_id}",
+    }
+    assert balances(engine, member.id).available == STARTER.credits + PRO.monthly_credits
+    again, problems = reconcile(engine=engine, gateway=gateway, catalog=CATALOG, since=since)
+    assert (again, problems) == ([], [])
+    assert balances(engine, member.id).available == STARTER.credits + PRO.monthly_credits
+    with Session(engine) as session:
+        assert session.exec(select(Order).where(Order.stripe_invoice_id == invoice_id)).one()
 
 
-def test_without_keys_payments_are_not_configured() -> None:
-    assert gateway_from_settings(Settings(stripe_secret_key=None)) is None
-    assert str(PaymentsNotConfigured()).startswith("Payments are not configured")
+def test_reconcile_reports_what_it_cannot_repair(engine, own_stripe) -> None:
+    """A paid session for a member this database does not have (another installation's) is a
+    problem to report, and nothing is granted to anyone."""
+    gateway = own_stripe
+    member = create_member(engine)
+    since = utcnow() - timedelta(minutes=1)
+    stranger = paid_checkout(engine, gateway, member.id)
+    with Session(engine) as session, session.begin():
+        session.get(User, member.id).stripe_customer_id = "cus_someone_else"
+    repaired, problems = reconcile(engine=engine, gateway=gateway, catalog=CATALOG, since=since)
+    assert repaired == []
+    assert problems == [
+        f"checkout session {stranger}: This checkout session names no member of ours"
+    ]
+    assert balances(engine, member.id).available == 0
+    assert count_rows(engine, Order) == 0
 
 
 def test_refunding_a_subscription_invoice_takes_back_its_allowance(engine, gateway) -> None:
@@ -316,3 +350,26 @@ def test_refunding_a_subscription_invoice_takes_back_its_allowance(engine, gatew
     )
     assert balances(engine, member.id).available == 0
     assert_ledger_consistent(engine)
+
+
+def test_two_databases_sharing_one_stripe_account_get_their_own_customers(
+    databases, gateway
+) -> None:
+    """Member #1 of one installation is not member #1 of another: Stripe's idempotency key for
+    creating a customer names the installation too."""
+    urls = [databases.migrated(), databases.migrated()]
+    engines = [build_engine(url) for url in urls]
+    try:
+        members = [create_member(each) for each in engines]
+        assert members[0].id == members[1].id  # both count from 1
+        customers = [
+            billing.ensure_customer(engine=each, gateway=gateway, user_id=member.id)
+            for each, member in zip(engines, members, strict=True)
+        ]
+        assert customers[0] != customers[1]
+        for customer, member in zip(customers, members, strict=True):
+            assert gateway.client.v1.customers.retrieve(customer).email == member.email
+    finally:
+        for each, url in zip(engines, urls, strict=True):
+            each.dispose()
+            databases.drop(url)

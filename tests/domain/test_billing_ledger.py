@@ -85,9 +85,7 @@ def test_a_dispute_on_spent_credits_freezes_what_is_left_and_blocks_nothing_else
     assert_consistent(engine, member)
 
     # Lost: the 50 frozen are taken, the rest of the payment's credits were spent.
-    in_transaction(
-        engine, billing.apply_dispute, dispute={**dispute, "status": "lost"}, closed=True
-    )
+    in_transaction(engine, billing.apply_dispute, dispute={**dispute, "status": "lost"})
     after = account(engine, member)
     assert (after.available, after.frozen, after.clawback_shortfall) == (
         0,
@@ -118,7 +116,7 @@ def test_a_refund_during_a_dispute_takes_the_frozen_credits_and_a_win_thaws_the_
     assert (account(engine, member).available, account(engine, member).frozen) == (0, half)
     assert order(engine, bought.id).credits_frozen == half
 
-    in_transaction(engine, billing.apply_dispute, dispute={**dispute, "status": "won"}, closed=True)
+    in_transaction(engine, billing.apply_dispute, dispute={**dispute, "status": "won"})
     after = account(engine, member)
     assert (after.available, after.frozen, after.clawback_shortfall) == (half, 0, 0)
     assert order(engine, bought.id).credits_frozen == 0

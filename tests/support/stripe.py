@@ -138,7 +138,38 @@ def start_checkout(engine, gateway: StripeGateway, user_id: int, code: str) -> s
 def paid_checkout(engine, gateway: StripeGateway, user_id: int, code: str = "starter") -> str:
     """Start Checkout and pay it on the stand-in's hosted page; returns the session id."""
     session_id = start_checkout(engine, gateway, user_id, code)
-    base = gateway.client._requestor.base_addresses["api"]
-    response = pay_checkout(f"{base}/pay/{session_id}")
+    response = pay_checkout(f"{standin_url(gateway)}/pay/{session_id}")
     assert response.status_code == 303, response.text
     return session_id
+
+
+def standin_url(gateway: StripeGateway) -> str:
+    return gateway.client._requestor.base_addresses["api"]
+
+
+def standin(gateway: StripeGateway, route: str, **data: Any) -> dict[str, Any]:
+    """Ask the stand-in to play a part of Stripe no API call can (a bank opening a dispute, a
+    period renewing, a refund failing); see tests/support/stripe_standin.py."""
+    response = httpx.post(f"{standin_url(gateway)}/_standin/{route}", data=data, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def renew(gateway: StripeGateway, subscription_id: str) -> dict[str, Any]:
+    """The subscription's next period: Stripe makes its invoice and charges the card on file."""
+    return standin(gateway, f"subscriptions/{subscription_id}/renew")
+
+
+def deliver(engine, gateway: StripeGateway, event: dict[str, Any], catalog=None) -> str | None:
+    """Store and process an event as the webhook endpoint does after verifying it; returns the
+    event's status."""
+    from dashboard_app.db import session_scope
+    from dashboard_app.domain import stripe_events
+    from dashboard_app.domain.catalog import get_catalog
+
+    event = json.loads(json.dumps(event, default=str))  # as it arrives: JSON
+    with session_scope(engine) as session:
+        stored = stripe_events.record_event(session=session, event=event)
+    return stripe_events.process_event(
+        engine=engine, gateway=gateway, catalog=catalog or get_catalog(), event_id=stored.id
+    )

@@ -16,7 +16,7 @@ from dashboard_app.domain.ledger_check import check_ledger
 from dashboard_app.models import CreditAccount, CreditEntry, Order, StripeEvent, Subscription
 from tests.factories import create_member
 from tests.support.servers import wait_for
-from tests.support.stripe import make_dispute, make_event, paid_checkout, signed
+from tests.support.stripe import make_event, paid_checkout, renew, signed, standin
 
 CATALOG = get_catalog()
 PACK = CATALOG.packs["starter"]
@@ -45,14 +45,9 @@ def test_replayed_shuffled_concurrent_events_land_exactly_once(app) -> None:
     pack_session = gateway.checkout_session(pack_id)
     plan_session = gateway.checkout_session(plan_id)
     subscription_id = plan_session["subscription"]
-    customer = plan_session["customer"]
     invoice_ids = [plan_session["invoice"]]
     for _renewal in range(2):
-        invoice = gateway.client.v1.invoices.create(
-            params={"customer": customer, "subscription": subscription_id}
-        )
-        gateway.client.v1.invoices.pay(invoice.id)
-        invoice_ids.append(invoice.id)
+        invoice_ids.append(renew(gateway, subscription_id)["id"])
     invoices = [gateway.invoice(invoice_id) for invoice_id in invoice_ids]
     assert [invoice["status"] for invoice in invoices] == ["paid", "paid", "paid"]
 
@@ -62,6 +57,7 @@ def test_replayed_shuffled_concurrent_events_land_exactly_once(app) -> None:
     refunded_charge = gateway.charge(pack_charge_id)
     disputed_charge = gateway.charge(billing.invoice_charge_id(invoices[0]))
     subscription = gateway.subscription(subscription_id)
+    dispute = standin(gateway, "disputes", charge=disputed_charge["id"])  # the bank opens one
 
     events = [
         make_event("checkout.session.completed", pack_session),
@@ -70,7 +66,7 @@ def test_replayed_shuffled_concurrent_events_land_exactly_once(app) -> None:
         make_event("customer.subscription.updated", subscription),
         make_event("customer.subscription.created", subscription),
         make_event("charge.refunded", refunded_charge),
-        make_event("charge.dispute.created", make_dispute(disputed_charge)),
+        make_event("charge.dispute.created", dispute),
     ]
     for invoice in invoices:  # the same invoice under two event ids (and types)
         events += [

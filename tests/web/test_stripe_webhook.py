@@ -12,11 +12,13 @@ import stripe
 from sqlalchemy import update
 from sqlmodel import Session, select
 
+from dashboard_app.domain import billing
+from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.models import Order, StripeEvent
 from dashboard_app.models.base import utcnow
 from tests.factories import count_rows, create_member
 from tests.support.servers import wait_for
-from tests.support.stripe import WEBHOOK_SECRET, make_event, signed
+from tests.support.stripe import WEBHOOK_SECRET, make_event, paid_checkout, signed, standin
 
 WEBHOOK = "/api/stripe/webhook"
 
@@ -95,16 +97,15 @@ def test_a_failed_event_keeps_its_error_and_succeeds_when_retried(app) -> None:
     """A dispute that arrives before its payment is known fails, is kept with its error, and is
     applied by a later attempt once the payment has landed."""
     member = create_member(app.engine)
-    charge_id = f"ch_unknown_{member.id}"
-    dispute = {
-        "id": f"dp_test_{member.id}",
-        "object": "dispute",
-        "charge": charge_id,
-        "payment_intent": None,
-        "status": "needs_response",
-        "reason": "fraudulent",
-        "amount": 900,
-    }
+    gateway = app.stripe.gateway()
+    webhook_url = app.url(WEBHOOK)
+    app.stripe.send_webhooks_to(webhook_url, only=["test.deliveries_paused"])
+    try:
+        session_id = paid_checkout(app.engine, gateway, member.id)  # its webhook went nowhere
+    finally:
+        app.stripe.send_webhooks_to(webhook_url)
+    intent = gateway.payment_intent(gateway.checkout_session(session_id)["payment_intent"])
+    dispute = standin(gateway, "disputes", charge=intent["latest_charge"]["id"])
     event = make_event("charge.dispute.created", dispute)
     response = post(app, *signed(event))
     assert response.status_code == 200
@@ -112,17 +113,13 @@ def test_a_failed_event_keeps_its_error_and_succeeds_when_retried(app) -> None:
     assert "no order is known yet" in failed.last_error
     assert failed.attempts >= 1 and failed.next_attempt_at is not None
 
+    billing.fulfil_checkout(
+        engine=app.engine,
+        gateway=gateway,
+        catalog=get_catalog(),
+        checkout_session_id=session_id,
+    )
     with Session(app.engine) as session, session.begin():
-        session.add(
-            Order(
-                user_id=member.id,
-                kind="pack",
-                status="paid",
-                stripe_charge_id=charge_id,
-                amount_total=900,
-                credits=0,
-            )
-        )
         # Bring the retry forward instead of waiting out the backoff.
         session.exec(
             update(StripeEvent)
@@ -132,7 +129,7 @@ def test_a_failed_event_keeps_its_error_and_succeeds_when_retried(app) -> None:
     done = wait_for_status(app, event["id"], "processed")
     assert done.last_error is None
     with Session(app.engine) as session:
-        order = session.exec(select(Order).where(Order.stripe_charge_id == charge_id)).one()
+        order = session.exec(select(Order).where(Order.user_id == member.id)).one()
         assert (order.status, order.stripe_dispute_id) == ("disputed", dispute["id"])
 
 
