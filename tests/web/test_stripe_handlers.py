@@ -95,7 +95,7 @@ def test_buy_with_a_payload_of_the_wrong_shape_gets_the_message(app, payload) ->
     cookie = sign_in_cookie(app, member.email)
     state = BillingState.get_full_name()
     replies = emit(app, cookie, [(f"{state}.load", {}), (f"{state}.buy", payload)])
-    assert sent(replies)[f"{state}.error_rx_state_"] == BAD_PAYLOAD
+    assert BAD_PAYLOAD in json.dumps(replies)  # the one toast every handler answers with
     assert "redirect" not in json.dumps(replies)
     assert count_rows(app.engine, Order, Order.user_id == member.id) == 0
     assert (
@@ -126,5 +126,5 @@ def test_every_billing_handler_given_junk_for_its_arguments_answers_without_fail
     calls.append((f"{BillingState.get_full_name()}.buy", {"code": {"a": [1]}}))
     replies = emit(app, cookie, calls)
     assert "backend_error" not in json.dumps(replies)  # Reflex's toast for a handler that raised
-    assert sent(replies)[f"{BillingState.get_full_name()}.error_rx_state_"] == BAD_PAYLOAD
+    assert BAD_PAYLOAD in json.dumps(replies)
     assert not has_customer(app, member.id)

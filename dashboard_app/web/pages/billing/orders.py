@@ -70,7 +70,7 @@ class OrdersState(AuthState):
         return None
 
     @rx.event
-    async def poll_live(self, _tick: object = ""):
+    async def poll_live(self, _tick: str = ""):
         return await self._poll_page()
 
     @rx.event
@@ -164,7 +164,7 @@ class OrderDetailState(AuthState):
         return await self._load_page()
 
     @rx.event
-    async def poll_live(self, _tick: object = ""):
+    async def poll_live(self, _tick: str = ""):
         return await self._poll_page()
 
 

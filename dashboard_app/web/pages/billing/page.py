@@ -20,7 +20,7 @@ from dashboard_app.web.components.cards import page_heading
 from dashboard_app.web.layout import shell
 from dashboard_app.web.pages.billing.common import money, order_row, orders_table
 from dashboard_app.web.state.auth import AuthState, Viewer
-from dashboard_app.web.state.payloads import BAD_PAYLOAD, Payload, read_payload
+from dashboard_app.web.state.payloads import Payload, bad_payload, read_payload
 
 
 @dataclass(frozen=True)
@@ -115,11 +115,11 @@ class BillingState(AuthState):
         return await self._load_page()
 
     @rx.event
-    async def poll_live(self, _tick: object = ""):
+    async def poll_live(self, _tick: str = ""):
         return await self._poll_page()
 
     @rx.event
-    async def buy(self, code: object = None):
+    async def buy(self, code: str | None = None):
         """Start Stripe Checkout for a pack or a plan; the browser goes to Stripe's page."""
         viewer = await self._viewer()
         if viewer is None:
@@ -127,7 +127,8 @@ class BillingState(AuthState):
             return
         payload = read_payload(BuyPayload, {"code": code})
         if payload is None:
-            self.error, self.starting = BAD_PAYLOAD, ""
+            self.error, self.starting = "", ""
+            yield bad_payload()
             return
         try:
             product = billing.find_product(get_catalog(), payload.code)

@@ -76,7 +76,7 @@ class CheckoutSuccessState(AuthState):
         return await self._load_page()
 
     @rx.event
-    async def poll_live(self, _tick: object = ""):
+    async def poll_live(self, _tick: str = ""):
         return await self._poll_page()
 
 
