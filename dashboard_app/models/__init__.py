@@ -3,7 +3,7 @@
 from dashboard_app.models.audit import AuditEntry
 from dashboard_app.models.billing import Order, StripeEvent
 from dashboard_app.models.credits import CreditAccount, CreditEntry, CreditLot, CreditReservation
-from dashboard_app.models.jobs import Asset, Draft, Generation, Variant
+from dashboard_app.models.jobs import Asset, AssetTag, Draft, Generation, Variant
 from dashboard_app.models.limits import RateLimitHit
 from dashboard_app.models.plans import Boost, Plan, Subscription, UsageEntry
 from dashboard_app.models.users import (
@@ -17,6 +17,7 @@ from dashboard_app.models.users import (
 
 __all__ = [
     "Asset",
+    "AssetTag",
     "AuditEntry",
     "AuthToken",
     "Boost",
