@@ -4,6 +4,7 @@ only through an authorised app route, S3 objects only through short-lived presig
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -96,10 +97,8 @@ class Storage:
         return True
 
     def delete(self, key: str) -> None:
-        try:
+        with contextlib.suppress(NotFoundError, FileNotFoundError):
             obstore.delete(self.store, _check_key(key))
-        except (NotFoundError, FileNotFoundError):
-            pass
 
     def local_path(self, key: str) -> Path:
         """The file behind `key` in the local folder (for the app route that serves it)."""
