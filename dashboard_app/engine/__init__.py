@@ -12,3 +12,14 @@ dashboard_app.domain.generation.progress."""
 APP_VERSION = "dashboard-jobs-1"
 APP_NAME = "dashboard"
 QUEUE_NAME = "generations"
+
+
+def prepare_system_database(url: str) -> None:
+    """A SQLite system database lives in DATA_DIR, which a fresh checkout does not have yet."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

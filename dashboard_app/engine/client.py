@@ -9,7 +9,7 @@ from functools import lru_cache
 from dbos import DBOS, DBOSClient, EnqueueOptions
 from dbos import error as dbos_errors
 
-from dashboard_app.engine import APP_NAME, APP_VERSION, QUEUE_NAME
+from dashboard_app.engine import APP_NAME, APP_VERSION, QUEUE_NAME, prepare_system_database
 from dashboard_app.settings import Settings, get_settings
 
 # DBOS's own workflow timeout is a backstop behind the engine's deadline checks.
@@ -19,6 +19,7 @@ TIMEOUT_GRACE_SECONDS = 30
 class JobsClient:
     def __init__(self, *, system_database_url: str, schema: str) -> None:
         # The client never creates the system tables; make sure they exist (a no-op when they do).
+        prepare_system_database(system_database_url)
         DBOS.migrate(system_database_url, schema=schema)
         self.client = DBOSClient(
             system_database_url=system_database_url,

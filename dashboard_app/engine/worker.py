@@ -14,7 +14,13 @@ from dashboard_app.db import session_scope
 from dashboard_app.domain.generation import progress
 from dashboard_app.domain.generation.review import regeneration_workflow_id
 from dashboard_app.domain.generation.submit import workflow_id
-from dashboard_app.engine import APP_NAME, APP_VERSION, QUEUE_NAME, runtime
+from dashboard_app.engine import (
+    APP_NAME,
+    APP_VERSION,
+    QUEUE_NAME,
+    prepare_system_database,
+    runtime,
+)
 from dashboard_app.engine import workflows as _workflows  # noqa: F401  (registers workflows)
 from dashboard_app.engine.client import JobsClient
 from dashboard_app.models.base import utcnow
@@ -48,6 +54,7 @@ def start(
     """Launch the workers of this process. DBOS recovers this executor id's interrupted work
     on launch; `recover_executors` hands over the work of executors that will not come back."""
     runtime.install(worker_runtime)
+    prepare_system_database(settings.jobs_system_database_url)
     DBOS(config=dbos_config(settings, worker_runtime.executor_id))
     DBOS.launch()
     DBOS.register_queue(

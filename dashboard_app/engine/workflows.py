@@ -97,7 +97,9 @@ def render_variant(job: RenderJob) -> Rendered:
             return
         last_report = moment
         with session_scope(current.engine) as session:
-            progress.record_progress(session=session, job=job, fraction=fraction)
+            progress.record_progress(
+                session=session, job=job, fraction=fraction, worker_id=current.executor_id
+            )
 
     started = time.monotonic()
     result = current.generator.render(_request(job), report)

@@ -201,9 +201,15 @@ def check_render(*, session: Session, job: RenderJob, now: datetime | None = Non
 
 
 def record_progress(
-    *, session: Session, job: RenderJob, fraction: float, now: datetime | None = None
+    *,
+    session: Session,
+    job: RenderJob,
+    fraction: float,
+    worker_id: str | None = None,
+    now: datetime | None = None,
 ) -> None:
-    """Show how far the render is (and the job's average), or stop it (RenderStopped)."""
+    """Show how far the render is (and the job's average, and which worker renders it), or
+    stop it (RenderStopped)."""
     now = now or utcnow()
     variant = check_render(session=session, job=job, now=now)
     percent = max(0, min(99, int(fraction * 100)))
@@ -218,6 +224,8 @@ def record_progress(
         variants = _variants(session, job.generation_id)
         generation.progress = sum(v.progress for v in variants) // max(1, len(variants))
         generation.heartbeat_at = generation.updated_at = now
+        if worker_id:
+            generation.worker_id = worker_id[:128]
         session.add(generation)
         session.flush()
 
