@@ -176,6 +176,13 @@ def record_usage(
     return entry
 
 
+def usage_recorded(*, session: Session, reference: str) -> bool:
+    return (
+        session.exec(select(UsageEntry.id).where(UsageEntry.reference == reference)).first()
+        is not None
+    )
+
+
 @dataclass(frozen=True)
 class Usage:
     exports: int
@@ -200,7 +207,7 @@ def usage_this_month(*, session: Session, user_id: int, now: datetime | None = N
     )
 
 
-def _lock_member(session: Session, user_id: int) -> None:
+def lock_member(session: Session, user_id: int) -> None:
     """Hold the member's user row until the transaction ends: every start of work for one
     member queues behind it (PostgreSQL: FOR UPDATE; SQLite's BEGIN IMMEDIATE serialises)."""
     found = session.exec(select(User.id).where(User.id == user_id).with_for_update()).first()
@@ -221,7 +228,7 @@ def take_job_slot(
             "Your plan does not include generation jobs; upgrade to start one.",
             limit="concurrent_jobs",
         )
-    _lock_member(session, user_id)
+    lock_member(session, user_id)
     in_flight = session.exec(
         select(func.count())
         .select_from(Generation)

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from dashboard_app.domain import credits, plans
 from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import DomainError, InvalidInput, NotFound
-from dashboard_app.domain.generation import progress
+from dashboard_app.domain.generation import library, progress
 from dashboard_app.domain.generation.submit import reservation_reference, workflow_id
 from dashboard_app.models import Asset, Generation, Variant
 from dashboard_app.models.base import utcnow
@@ -213,7 +213,11 @@ def retry_generation(
     """Run a failed job again as a new attempt: the limits apply as to a new job, and its cost
     is held again (the failed attempt's hold was given back). The caller enqueues it."""
     now = now or utcnow()
-    owned_generation(session=session, user_id=user_id, generation_id=generation_id)
+    if (
+        owned_generation(session=session, user_id=user_id, generation_id=generation_id).status
+        != "failed"
+    ):
+        raise NotAllowedNow("Only a failed job can be retried.")
     limits = plans.member_limits(session=session, user_id=user_id, catalog=catalog, now=now)
     plans.check_monthly_pool(session=session, user_id=user_id, limits=limits, now=now)
     plans.take_job_slot(session=session, user_id=user_id, limits=limits, now=now)
@@ -315,5 +319,6 @@ def save_variant(
         asset.title = asset.title or generation.title
         asset.search_text = " ".join([asset.title, *asset.tags]).lower()
         session.add(asset)
+        library.index_saved(session, asset)
         session.flush()
     return asset
