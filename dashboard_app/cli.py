@@ -249,22 +249,13 @@ def worker_command(
     import signal
     import threading
 
-    from dashboard_app.db import get_engine
     from dashboard_app.engine import runtime, worker
     from dashboard_app.engine.client import get_client
 
     settings = get_settings()
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", executor_id):
         _fail("The executor id is 1 to 64 letters, digits, '.', '_' or '-'.")
-    worker_runtime = runtime.Runtime(
-        engine=get_engine(),
-        storage=runtime.storage_for(settings),
-        generator=runtime.load_generator(settings),
-        catalog=_catalog(),
-        executor_id=executor_id,
-        step_attempts=settings.jobs_step_attempts,
-        step_retry_seconds=settings.jobs_step_retry_seconds,
-    )
+    worker_runtime = runtime.from_settings(settings, catalog=_catalog(), executor_id=executor_id)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from dashboard_app.engine.embedded import run_embedded_worker
 from dashboard_app.web import routes
 from dashboard_app.web.api.app import build_api
 from dashboard_app.web.api.stripe_webhook import retry_stripe_events
@@ -33,6 +34,7 @@ app = rx.App(
     head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
 )
 app.register_lifespan_task(retry_stripe_events)
+app.register_lifespan_task(run_embedded_worker)
 
 app.add_page(
     sign_in_page, route=routes.SIGN_IN, title="Sign in", on_load=PublicPageState.open_sign_in

@@ -82,3 +82,17 @@ def storage_for(settings: Settings) -> Storage:
             allow_http=settings.storage_s3_allow_http,
         )
     return open_storage(local_root=settings.private_storage / "media", s3=s3)
+
+
+def from_settings(settings: Settings, *, catalog: Catalog, executor_id: str) -> Runtime:
+    from dashboard_app.db import get_engine
+
+    return Runtime(
+        engine=get_engine(),
+        storage=storage_for(settings),
+        generator=load_generator(settings),
+        catalog=catalog,
+        executor_id=executor_id,
+        step_attempts=settings.jobs_step_attempts,
+        step_retry_seconds=settings.jobs_step_retry_seconds,
+    )

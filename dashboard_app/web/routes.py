@@ -35,6 +35,7 @@ API_AVATAR = "/account/avatar"
 API_EXPORT = "/account/export"
 API_DELETE_ACCOUNT = "/account/delete"
 API_STRIPE_WEBHOOK = "/api/stripe/webhook"
+API_FILES = "/files"
 
 PUBLIC_PAGES = frozenset({SIGN_IN, SIGN_UP, FORGOT_PASSWORD, RESET_PASSWORD})
 
@@ -68,6 +69,10 @@ def sign_in_url(
 
 def with_notice(path: str, notice: str) -> str:
     return _with_params(path, notice=notice)
+
+
+def file_path(token: str) -> str:
+    return f"{API_FILES}/{token}"
 
 
 def verify_email_path(token: str) -> str:

@@ -24,6 +24,7 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 @dataclass(frozen=True)
 class FileGrant:
     asset_id: int
+    part: str  # media, poster or thumbnail
     generation_id: int | None
     storage_key: str
     content_type: str
@@ -48,6 +49,7 @@ def _grant(asset: Asset, part: str) -> FileGrant:
     assert asset.id is not None
     return FileGrant(
         asset_id=asset.id,
+        part=part,
         generation_id=asset.generation_id,
         storage_key=key,
         content_type=content_type,
