@@ -17,7 +17,7 @@ from dashboard_app.domain.generation.progress import RenderStopped
 from dashboard_app.domain.generation.submit import workflow_id as review_workflow_id
 from dashboard_app.domain.ledger_check import check_ledger
 from dashboard_app.domain.plans import LimitReached
-from dashboard_app.engine import worker
+from dashboard_app.engine import actions, worker
 from dashboard_app.models import Asset, CreditEntry, UsageEntry
 from dashboard_app.models.base import utcnow
 from tests.engine.conftest import short_timeout
@@ -298,3 +298,26 @@ def test_housekeeping_enqueues_work_nobody_enqueued_and_ends_work_nobody_finishe
     assert generation.status == "failed" and "time limit" in generation.error
     assert balances(jobs, abandoned).reserved == 0
     ledger_is_consistent(jobs)
+
+
+def test_the_page_actions_commit_then_enqueue_and_a_double_submit_lands_on_one_job(jobs) -> None:
+    member = create_member(jobs.engine, credits_granted=100).id
+    form = {
+        "idempotency_key": "double-click-1",
+        "topic": "Submitted twice",
+        "platform": "instagram_reels",
+        "preset": "clean",
+        "format": "video",
+        "variants": 1,
+    }
+    first = actions.submit_and_enqueue(
+        engine=jobs.engine, client=jobs.client, catalog=jobs.catalog, user_id=member, **form
+    )
+    second = actions.submit_and_enqueue(
+        engine=jobs.engine, client=jobs.client, catalog=jobs.catalog, user_id=member, **form
+    )
+    assert (first.created, second.created) == (True, False)
+    assert second.generation.id == first.generation.id
+    assert jobs.wait_until(first.generation.id, "succeeded", "failed").status == "succeeded"
+    assert jobs.runtime.generator.calls == 1
+    assert balances(jobs, member).spent == jobs.catalog.presets["clean"].credits_per_variant
