@@ -87,3 +87,19 @@ class GatedGenerator:
             self.stopped_by = stopped
             raise
         return self.inner.render(request, report)
+
+
+class NullGenerator:
+    """Does no work: a fixed tiny result at once (benchmarks measure the engine around it)."""
+
+    name = "null"
+
+    def render(self, request: RenderRequest, report: ProgressCallback) -> RenderResult:
+        from dashboard_app.integrations.generators.base import MediaFile
+
+        report(1.0)
+        media = MediaFile(
+            data=b"\x00\x00\x00\x18ftypmp42", content_type="video/mp4", extension="mp4"
+        )
+        thumbnail = MediaFile(data=b"RIFF0000WEBP", content_type="image/webp", extension="webp")
+        return RenderResult(media=media, thumbnail=thumbnail, poster=None, width=36, height=64)
