@@ -133,9 +133,21 @@ def list_library(
         words = _words(search)
         if words:
             query = query.where(_search_ids(session, user_id, words))
+            if session.get_bind().dialect.name == "postgresql":
+                # PostgreSQL cannot estimate prefix matches and would walk the whole library
+                # in page order; ordering by an expression makes it read the GIN index for
+                # the matches and sort those (a search costs what it finds, not the library).
+                return _page(session, query, order_stamp, order_id, cursor, limit, shift=True)
+    return _page(session, query, order_stamp, order_id, cursor, limit)
+
+
+def _page(session, query, order_stamp, order_id, cursor, limit, shift=False) -> LibraryPage:  # type: ignore[no-untyped-def]
     if cursor is not None:
         stamp, last_id = _read_cursor(cursor)
         query = query.where(tuple_(order_stamp, order_id) < tuple_(stamp, last_id))
+    if shift:
+        order_stamp = order_stamp.op("+")(text("interval '0 seconds'"))
+        order_id = order_id.op("+")(0)
     rows = list(session.exec(query.order_by(order_stamp.desc(), order_id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
