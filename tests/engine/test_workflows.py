@@ -7,6 +7,7 @@ import io
 from datetime import timedelta
 
 import av
+import httpx
 import pytest
 from PIL import Image
 
@@ -18,6 +19,7 @@ from dashboard_app.domain.generation.submit import workflow_id as review_workflo
 from dashboard_app.domain.ledger_check import check_ledger
 from dashboard_app.domain.plans import LimitReached
 from dashboard_app.engine import actions, worker
+from dashboard_app.integrations.storage import Storage
 from dashboard_app.models import Asset, CreditEntry, UsageEntry
 from dashboard_app.models.base import utcnow
 from tests.engine.conftest import short_timeout
@@ -28,6 +30,7 @@ from tests.support.generators import (
     FlakyGenerator,
     GatedGenerator,
 )
+from tests.support.s3 import S3Server
 from tests.support.servers import wait_for
 
 
@@ -321,3 +324,24 @@ def test_the_page_actions_commit_then_enqueue_and_a_double_submit_lands_on_one_j
     assert jobs.wait_until(first.generation.id, "succeeded", "failed").status == "succeeded"
     assert jobs.runtime.generator.calls == 1
     assert balances(jobs, member).spent == jobs.catalog.presets["clean"].credits_per_variant
+
+
+def test_results_go_to_an_s3_bucket_when_one_is_configured(jobs) -> None:
+    server = S3Server()
+    server.start()
+    try:
+        bucket = Storage.s3(server.create_bucket("reels"))
+        jobs.runtime.storage = bucket
+        member = create_member(jobs.engine, credits_granted=100).id
+        generation_id = jobs.submit(member, variants=1)
+        assert jobs.wait_until(generation_id, "succeeded", "failed").status == "succeeded"
+        with session_scope(jobs.engine) as session:
+            asset = session.get(Asset, jobs.variants(generation_id)[0].asset_id)
+        url = bucket.presigned_url(asset.storage_key, expires_in=timedelta(minutes=5))
+        response = httpx.get(url, timeout=10)
+        assert response.status_code == 200
+        with av.open(io.BytesIO(response.content)) as container:
+            assert container.streams.video[0].codec_context.name == "h264"
+        assert not jobs.storage.exists(asset.storage_key)  # nothing in the local folder
+    finally:
+        server.stop()
