@@ -23,23 +23,24 @@ down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Saved, undeleted assets are searchable: `owner` holds 'u<owner id>' so a search matches only
-# the member's own assets inside the full-text index.
+# Saved, undeleted assets are searchable. Searches filter by owner on the assets table, so the
+# cost of a search follows its matches, not the size of anyone's library.
 SQLITE_SEARCH = [
-    "CREATE VIRTUAL TABLE asset_search USING fts5(owner, body, tokenize = 'unicode61 remove_diacritics 2')",
+    "CREATE VIRTUAL TABLE asset_search USING fts5(body, tokenize = 'unicode61 remove_diacritics 2')",
     "CREATE TRIGGER assets_search_insert AFTER INSERT ON assets "
     "WHEN new.saved_at IS NOT NULL AND new.deleted_at IS NULL BEGIN "
-    "INSERT INTO asset_search (rowid, owner, body) VALUES (new.id, 'u' || new.owner_id, new.search_text); END",
+    "INSERT INTO asset_search (rowid, body) VALUES (new.id, new.search_text); END",
     "CREATE TRIGGER assets_search_update AFTER UPDATE OF search_text, saved_at, deleted_at ON assets BEGIN "
     "DELETE FROM asset_search WHERE rowid = old.id; "
-    "INSERT INTO asset_search (rowid, owner, body) SELECT new.id, 'u' || new.owner_id, new.search_text "
+    "INSERT INTO asset_search (rowid, body) SELECT new.id, new.search_text "
     "WHERE new.saved_at IS NOT NULL AND new.deleted_at IS NULL; END",
     "CREATE TRIGGER assets_search_delete AFTER DELETE ON assets BEGIN "
     "DELETE FROM asset_search WHERE rowid = old.id; END",
 ]
+# fastupdate off: library writes are rare, and a pending list would be scanned by every search.
 POSTGRESQL_SEARCH = [
     "CREATE INDEX ix_assets_search ON assets USING gin (to_tsvector('simple', search_text)) "
-    "WHERE saved_at IS NOT NULL AND deleted_at IS NULL",
+    "WITH (fastupdate = off) WHERE saved_at IS NOT NULL AND deleted_at IS NULL",
 ]
 
 

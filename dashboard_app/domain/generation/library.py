@@ -72,14 +72,13 @@ def _read_cursor(cursor: object) -> tuple[datetime, int]:
 
 
 def _words(search: str) -> list[str]:
-    return re.findall(r"\w+", search.lower())[:MAX_SEARCH_WORDS]
+    return re.findall(r"[^\W_]+", search.lower())[:MAX_SEARCH_WORDS]
 
 
 def _search_ids(session: Session, user_id: int, words: list[str]):  # type: ignore[no-untyped-def]
     """A condition on assets.id (SQLite: the FTS5 table) or on the text (PostgreSQL: GIN)."""
     if session.get_bind().dialect.name == "sqlite":
-        terms = " AND ".join(f'"{word}"*' for word in words)
-        match = f'owner : "u{user_id}" AND body : ({terms})'
+        match = " AND ".join(f'"{word}"*' for word in words)
         return col(Asset.id).in_(
             select(text("rowid"))
             .select_from(text("asset_search"))

@@ -150,6 +150,7 @@ def test_search_matches_words_of_title_and_tags_and_only_the_members_own(engine)
     assert titles(listing(engine, member, search="morn")) == ["Calm mornings for parents"]
     assert titles(listing(engine, member, search="calm sleep")) == ["Evening routine"]
     assert titles(listing(engine, member, search='"); DROP TABLE assets; --')) == []
+    assert titles(listing(engine, member, search="_ :* & ! (")) == titles(listing(engine, member))
     assert titles(listing(engine, member, search="   ")) == titles(listing(engine, member))
 
 
