@@ -125,9 +125,11 @@ def seed(engine: Engine, owner: int, start: int, stop: int, total: int) -> None:
             cursor.execute("COMMIT")
         raw.commit()
         if dialect == "postgresql":  # what autovacuum does after a bulk load
-            raw.autocommit = True
-            cursor.execute("VACUUM ANALYZE assets")
-            cursor.execute("VACUUM ANALYZE asset_tags")
+            connection = raw.driver_connection
+            connection.autocommit = True
+            connection.execute("VACUUM ANALYZE assets")
+            connection.execute("VACUUM ANALYZE asset_tags")
+            connection.autocommit = False
     finally:
         raw.close()
 

@@ -133,9 +133,11 @@ def list_library(
         if words:
             query = query.where(_search_ids(session, user_id, words))
             if session.get_bind().dialect.name == "postgresql":
-                # PostgreSQL cannot estimate prefix matches and would walk the whole library
-                # in page order; ordering by an expression makes it read the GIN index for
-                # the matches and sort those (a search costs what it finds, not the library).
+                # PostgreSQL cannot estimate prefix matches (it guesses 2% of the table) and
+                # would walk the whole library in page order, or start parallel workers that
+                # cost more than the search: ordering by an expression makes it read the GIN
+                # index for the matches and sort those, on its own (for this transaction).
+                session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
                 return _page(session, query, order_stamp, order_id, cursor, limit, shift=True)
     return _page(session, query, order_stamp, order_id, cursor, limit)
 
