@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 import dashboard_app.models  # noqa: F401  (registers every table)
 from alembic import context
 from dashboard_app.db import build_engine
+from dashboard_app.models.base import include_in_autogenerate
 from dashboard_app.settings import get_settings
 
 config = context.config
@@ -29,6 +30,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         render_as_batch=True,
         compare_type=True,
+        include_name=include_in_autogenerate,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -53,6 +55,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_in_autogenerate,
     )
     if connection.dialect.name != "sqlite" or connection.in_transaction():
         with context.begin_transaction():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime
 
@@ -224,3 +225,47 @@ def stripe_process_events() -> None:
     for event_id, status in results.items():
         typer.echo(f"event {event_id}: {status or 'busy elsewhere'}")
     typer.echo(f"{len(results)} event(s) due.")
+
+
+# --- Workers ------------------------------------------------------------------------------------
+
+
+@cli.command("worker")
+def worker_command(
+    executor_id: str = typer.Option(
+        ...,
+        "--executor-id",
+        help="This worker's stable name (a systemd instance, a pod ordinal). Restarted under "
+        "the same name, it resumes the work it was doing when it stopped.",
+    ),
+    recover: list[str] = typer.Option(
+        [],
+        "--recover",
+        help="Also resume the interrupted work of a worker that will not come back (its "
+        "executor id). Only for workers that are really gone. Repeatable.",
+    ),
+) -> None:
+    """Run generation workers until stopped (SIGTERM or Ctrl-C)."""
+    import signal
+    import threading
+
+    from dashboard_app.engine import runtime, worker
+    from dashboard_app.engine.client import get_client
+
+    settings = get_settings()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", executor_id):
+        _fail("The executor id is 1 to 64 letters, digits, '.', '_' or '-'.")
+    worker_runtime = runtime.from_settings(settings, catalog=_catalog(), executor_id=executor_id)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    worker.start(settings, worker_runtime=worker_runtime, recover_executors=tuple(recover))
+    client = get_client(settings)
+    typer.echo(
+        f"Worker {executor_id} is running {settings.jobs_worker_concurrency} job(s) at a time."
+    )
+    try:
+        worker.housekeeping_loop(client, stop)
+    finally:
+        worker.stop()
+    typer.echo(f"Worker {executor_id} stopped.")

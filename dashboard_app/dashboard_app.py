@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from dashboard_app.engine.embedded import run_embedded_worker
 from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
 from dashboard_app.web.api.app import build_api
@@ -41,6 +42,7 @@ app = rx.App(
     ],
 )
 app.register_lifespan_task(retry_stripe_events)
+app.register_lifespan_task(run_embedded_worker)
 # Before any handler runs, hydrate included: a payload of the wrong shape is refused, then a tab
 # whose cookie now resolves to another session (or none) is reset.
 app.add_middleware(PayloadGuard(), index=0)

@@ -76,10 +76,49 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     mail_from: str = "Dashboard <no-reply@localhost>"
 
+    # Generation: which generator renders ("builtin", "http", or "package.module:Class" for a
+    # plug-in); the built-in one's reel size and length; the external service for "http".
+    generator: str = "builtin"
+    reel_height: int = Field(default=1920, ge=64, le=3840, multiple_of=16)
+    reel_seconds: float = Field(default=6.0, gt=0, le=60)
+    reel_fps: int = Field(default=24, ge=1, le=60)
+    generator_url: str | None = None
+    generator_token: SecretStr | None = None
+    generator_timeout_seconds: float = Field(default=10.0, gt=0)
+    generator_poll_seconds: float = Field(default=1.0, gt=0)
+
+    # Files: a private folder under DATA_DIR by default, an S3-compatible bucket when set.
+    storage_s3_bucket: str | None = None
+    storage_s3_endpoint: str | None = None
+    storage_s3_region: str = "us-east-1"
+    storage_s3_access_key_id: str | None = None
+    storage_s3_secret_access_key: SecretStr | None = None
+    storage_s3_allow_http: bool = False
+    # How long a file link (an app route token or an S3 presigned URL) stays valid.
+    file_link_seconds: int = Field(default=300, ge=10, le=86_400)
+
+    # The job engine (DBOS). The web process runs workers unless JOBS_EMBEDDED_WORKER=false;
+    # `python -m dashboard_app worker --executor-id ID` runs standalone ones.
+    jobs_embedded_worker: bool = True
+    jobs_executor_id: str = Field(default="embedded", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    jobs_worker_concurrency: int = Field(default=2, ge=1, le=64)
+    jobs_polling_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Default: a SQLite file in DATA_DIR next to a SQLite app database, or the app's own
+    # PostgreSQL database (schema JOBS_SYSTEM_SCHEMA) when DATABASE_URL is PostgreSQL.
+    jobs_system_database_url: str = ""
+    jobs_system_schema: str = Field(default="dbos", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    jobs_step_attempts: int = Field(default=3, ge=1, le=10)
+    jobs_step_retry_seconds: float = Field(default=2.0, gt=0, le=600)
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'dashboard.db'}"
+        if not self.jobs_system_database_url:
+            if self.database_url.startswith("sqlite"):
+                self.jobs_system_database_url = f"sqlite:///{self.data_dir / 'dbos.sqlite'}"
+            else:
+                self.jobs_system_database_url = self.database_url
         self.public_base_url = self.public_base_url.rstrip("/")
         return self
 

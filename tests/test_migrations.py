@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 import dashboard_app.models  # noqa: F401
 from alembic import command
 from dashboard_app.db import build_engine, session_scope
+from dashboard_app.models.base import include_in_autogenerate
 from tests.factories import create_member
 from tests.support.databases import alembic_config, revision_before
 
@@ -30,7 +31,12 @@ def schema_differences(url: str) -> list:
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(
-                connection, opts={"compare_type": True, "target_metadata": SQLModel.metadata}
+                connection,
+                opts={
+                    "compare_type": True,
+                    "target_metadata": SQLModel.metadata,
+                    "include_name": include_in_autogenerate,
+                },
             )
             return compare_metadata(context, SQLModel.metadata)
     finally:

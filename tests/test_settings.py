@@ -115,3 +115,14 @@ def test_sqlite_database_folder_is_created_on_first_use(tmp_path) -> None:
         assert connection.execute(text("SELECT 1")).scalar() == 1
     engine.dispose()
     assert (tmp_path / "not-yet" / "deeper" / "app.db").exists()
+
+
+def test_the_job_engine_keeps_its_system_tables_beside_the_app_database(tmp_path) -> None:
+    embedded = make(tmp_path)
+    assert embedded.jobs_system_database_url == f"sqlite:///{tmp_path / 'dbos.sqlite'}"
+    url = "postgresql://dashboard@db.internal/dashboard"
+    at_scale = make(tmp_path, database_url=url)
+    assert (at_scale.jobs_system_database_url, at_scale.jobs_system_schema) == (url, "dbos")
+    assert make(tmp_path, jobs_system_database_url="sqlite:////x.db").jobs_system_database_url == (
+        "sqlite:////x.db"
+    )

@@ -1,4 +1,5 @@
-"""The catalog file (catalog.toml): plans and boosts an operator can edit, validated on load."""
+"""The catalog file (catalog.toml): plans, boosts, packs, platforms and generation presets an
+operator can edit, validated on load."""
 
 from __future__ import annotations
 
@@ -75,6 +76,39 @@ class BoostConfig(Limits, frozen=True):
         return Limits(**{name: getattr(self, name) for name in Limits.model_fields})
 
 
+COLOUR = r"^#[0-9a-fA-F]{6}$"
+FORMATS = ("video", "image")
+
+
+class PlatformConfig(BaseModel, frozen=True):
+    """Where a reel is published: the one name members see, and the styling it gets."""
+
+    name: str = Field(min_length=1, max_length=40)
+    accent: str = Field(default="#ffffff", pattern=COLOUR)
+
+
+class PresetConfig(BaseModel, frozen=True):
+    """A style a member picks on Create: its colours (used by the built-in generator), what one
+    variant costs, and which formats it makes."""
+
+    name: str = Field(min_length=1, max_length=60)
+    description: str = Field(default="", max_length=200)
+    background: str = Field(pattern=COLOUR)
+    accent: str = Field(pattern=COLOUR)
+    text: str = Field(default="#ffffff", pattern=COLOUR)
+    credits_per_variant: int = Field(gt=0, le=100_000)
+    formats: tuple[Literal["video", "image"], ...] = Field(default=FORMATS, min_length=1)
+
+
+class GenerationConfig(BaseModel, frozen=True):
+    """Rules of the generation engine an operator may tune."""
+
+    regeneration_cooldown_seconds: int = Field(default=30, ge=0, le=86_400)
+    job_timeout_seconds: int = Field(default=600, gt=0, le=86_400)
+    max_variants: int = Field(default=4, ge=1, le=16)
+    max_topic_length: int = Field(default=500, ge=10, le=4000)
+
+
 class Catalog(BaseModel, frozen=True):
     default_plan: str
     low_balance_threshold: int = Field(default=20, ge=0)
@@ -82,12 +116,15 @@ class Catalog(BaseModel, frozen=True):
     plans: dict[str, PlanConfig]
     boosts: dict[str, BoostConfig] = {}
     packs: dict[str, PackConfig] = {}
+    platforms: dict[str, PlatformConfig] = {}
+    presets: dict[str, PresetConfig] = {}
+    generation: GenerationConfig = GenerationConfig()
 
     @model_validator(mode="after")
     def _default_plan_exists(self) -> Catalog:
         if self.default_plan not in self.plans:
             raise ValueError(f"default_plan '{self.default_plan}' is not one of the plans")
-        for code in [*self.plans, *self.boosts, *self.packs]:
+        for code in [*self.plans, *self.boosts, *self.packs, *self.platforms, *self.presets]:
             if not code.replace("_", "").isalnum() or len(code) > 32:
                 raise ValueError(f"'{code}' must be letters, digits and _ (at most 32)")
         if self.plans[self.default_plan].purchasable:

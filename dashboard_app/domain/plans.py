@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from dashboard_app.domain import rate_limits
 from dashboard_app.domain.catalog import Catalog, Limits
-from dashboard_app.domain.errors import DomainError, InvalidInput
-from dashboard_app.models import Boost, Generation, Plan, Subscription, UsageEntry
+from dashboard_app.domain.errors import DomainError, InvalidInput, NotFound
+from dashboard_app.models import Boost, Generation, Plan, Subscription, UsageEntry, User
 from dashboard_app.models.base import utcnow
+from dashboard_app.models.jobs import IN_FLIGHT
 
 # Subscription statuses under which the plan's limits still apply.
 LIVE_SUBSCRIPTION_STATUSES = ("active", "trialing", "past_due")
@@ -19,7 +21,13 @@ METRICS = ("exports", "processing_seconds")
 
 
 class LimitReached(DomainError):
-    """Work refused by a plan limit; the message names the limit and when it frees up."""
+    """Work refused by a plan limit; the message names the limit and when it frees up.
+    `limit` is the limit's name in the catalog; `frees_at` is when it frees, when known."""
+
+    def __init__(self, message: str, *, limit: str = "", frees_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.frees_at = frees_at
 
 
 def month_period(moment: datetime) -> str:
@@ -90,6 +98,16 @@ def effective_limits(catalog: Catalog, plan_code: str, boost_codes: list[str]) -
     return limits
 
 
+def member_limits(
+    *, session: Session, user_id: int, catalog: Catalog, now: datetime | None = None
+) -> Limits:
+    """The limits that apply to the member now: their plan's, raised by their active boosts."""
+    now = now or utcnow()
+    plan_code = current_plan_code(session=session, user_id=user_id, catalog=catalog, now=now)
+    boosts = active_boosts(session=session, user_id=user_id, now=now)
+    return effective_limits(catalog, plan_code, [boost.boost_code for boost in boosts])
+
+
 def grant_boost(
     *,
     session: Session,
@@ -158,6 +176,13 @@ def record_usage(
     return entry
 
 
+def usage_recorded(*, session: Session, reference: str) -> bool:
+    return (
+        session.exec(select(UsageEntry.id).where(UsageEntry.reference == reference)).first()
+        is not None
+    )
+
+
 @dataclass(frozen=True)
 class Usage:
     exports: int
@@ -182,38 +207,71 @@ def usage_this_month(*, session: Session, user_id: int, now: datetime | None = N
     )
 
 
-def check_can_start_job(
+def lock_member(session: Session, user_id: int) -> None:
+    """Hold the member's user row until the transaction ends: every start of work for one
+    member queues behind it (PostgreSQL: FOR UPDATE; SQLite's BEGIN IMMEDIATE serialises)."""
+    found = session.exec(select(User.id).where(User.id == user_id).with_for_update()).first()
+    if found is None:
+        raise NotFound("No such member")
+
+
+def take_job_slot(
     *, session: Session, user_id: int, limits: Limits, now: datetime | None = None
 ) -> None:
-    """Refuse new work beyond the concurrent-jobs or hourly burst limit, saying when it frees."""
+    """Admit one more job for the member or raise LimitReached, atomically: the member's row is
+    locked, then the jobs in flight are counted and the hourly burst is recorded under that
+    lock, so two starts racing for the last slot cannot both win. The caller then creates the
+    job in the same transaction (a rollback gives the slot and the burst use back)."""
     now = now or utcnow()
     if limits.concurrent_jobs == 0 or limits.hourly_burst == 0:
-        raise LimitReached("Your plan does not include generation jobs; upgrade to start one.")
+        raise LimitReached(
+            "Your plan does not include generation jobs; upgrade to start one.",
+            limit="concurrent_jobs",
+        )
+    lock_member(session, user_id)
     in_flight = session.exec(
         select(func.count())
         .select_from(Generation)
         .where(Generation.user_id == user_id)
-        .where(col(Generation.status).in_(("queued", "running")))
+        .where(col(Generation.status).in_(IN_FLIGHT))
     ).one()
     if in_flight >= limits.concurrent_jobs:
+        jobs = "job" if limits.concurrent_jobs == 1 else "jobs"
         raise LimitReached(
-            f"Your plan runs {limits.concurrent_jobs} job(s) at a time and {in_flight} are "
-            "in progress; a slot frees up when one of them finishes."
+            f"Your plan runs {limits.concurrent_jobs} {jobs} at a time and {in_flight} "
+            "in progress; a slot frees up when one of them finishes.",
+            limit="concurrent_jobs",
         )
-    hour_ago = now - timedelta(hours=1)
-    recent = list(
-        session.exec(
-            select(Generation.created_at)
-            .where(Generation.user_id == user_id, Generation.created_at > hour_ago)
-            .order_by(col(Generation.created_at))
+    try:
+        rate_limits.take(
+            session=session,
+            action="generation.start",
+            subject=f"member:{user_id}",
+            windows=[rate_limits.Window(limits.hourly_burst, timedelta(hours=1))],
+            now=now,
         )
-    )
-    if len(recent) >= limits.hourly_burst:
-        frees_at = recent[len(recent) - limits.hourly_burst] + timedelta(hours=1)
+    except rate_limits.RateLimited as limited:
         raise LimitReached(
             f"Your plan starts at most {limits.hourly_burst} jobs an hour; the next one can "
-            f"start at {frees_at.astimezone(UTC):%H:%M} UTC."
+            f"start at {limited.retry_at.astimezone(UTC):%H:%M} UTC.",
+            limit="hourly_burst",
+            frees_at=limited.retry_at,
+        ) from None
+
+
+def check_monthly_pool(
+    *, session: Session, user_id: int, limits: Limits, now: datetime | None = None
+) -> Usage:
+    """Refuse new work once the month's processing minutes (the plan's pool) are used up."""
+    usage = usage_this_month(session=session, user_id=user_id, now=now)
+    if usage.processing_minutes >= limits.monthly_minutes:
+        raise LimitReached(
+            f"You have used all {limits.monthly_minutes} minutes of processing of this month; "
+            f"the pool refills on {usage.resets_at:%d %B %Y}.",
+            limit="monthly_minutes",
+            frees_at=usage.resets_at,
         )
+    return usage
 
 
 def check_can_export(
@@ -223,5 +281,7 @@ def check_can_export(
     if usage.exports >= limits.monthly_exports:
         raise LimitReached(
             f"You have used all {limits.monthly_exports} exports of this month; the meter "
-            f"resets on {usage.resets_at:%d %B %Y}."
+            f"resets on {usage.resets_at:%d %B %Y}.",
+            limit="monthly_exports",
+            frees_at=usage.resets_at,
         )

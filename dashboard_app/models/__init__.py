@@ -9,7 +9,7 @@ from dashboard_app.models.credits import (
     CreditLot,
     CreditReservation,
 )
-from dashboard_app.models.jobs import Asset, Draft, Generation, Variant
+from dashboard_app.models.jobs import Asset, AssetTag, Draft, Generation, Variant
 from dashboard_app.models.limits import RateLimitHit
 from dashboard_app.models.plans import Boost, Plan, Subscription, UsageEntry
 from dashboard_app.models.users import (
@@ -23,6 +23,7 @@ from dashboard_app.models.users import (
 
 __all__ = [
     "Asset",
+    "AssetTag",
     "AuditEntry",
     "AuthToken",
     "Boost",

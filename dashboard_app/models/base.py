@@ -46,3 +46,17 @@ def one_of(column: str, values: tuple[str, ...]) -> str:
     """A CHECK constraint expression limiting a text column to known values."""
     quoted = ", ".join(f"'{v}'" for v in values)
     return f"{column} IN ({quoted})"
+
+
+# What the migrations create outside SQLModel.metadata, one per database: the library's
+# full-text index (SQLite: an FTS5 table and its shadow tables; PostgreSQL: a GIN index on an
+# expression). Schema comparisons leave them out.
+UNMODELLED_TABLE_PREFIXES = ("asset_search",)
+UNMODELLED_INDEXES = ("ix_assets_search",)
+
+
+def include_in_autogenerate(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's include_name hook: compare everything but the unmodelled objects."""
+    if type_ == "table" and name and name.startswith(UNMODELLED_TABLE_PREFIXES):
+        return False
+    return not (type_ == "index" and name in UNMODELLED_INDEXES)

@@ -35,6 +35,7 @@ API_AVATAR = "/account/avatar"
 API_EXPORT = "/account/export"
 API_DELETE_ACCOUNT = "/account/delete"
 API_STRIPE_WEBHOOK = "/api/stripe/webhook"
+API_FILES = "/files"
 
 # Files Reflex serves from assets/.
 FAVICON = "/favicon.ico"
@@ -82,6 +83,10 @@ def with_message(path: str, message: str) -> str:
 
 def profile_url(avatar_error: str | None = None) -> str:
     return _with_params(PROFILE, avatar_error=avatar_error)
+
+
+def file_path(token: str) -> str:
+    return f"{API_FILES}/{token}"
 
 
 def verify_email_path(token: str) -> str:

@@ -216,20 +216,28 @@ def test_concurrent_and_hourly_limits_say_which_and_when(engine) -> None:
     member = create_member(engine).id
     now = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
     limits = Limits(monthly_exports=0, monthly_minutes=0, hourly_burst=2, concurrent_jobs=1)
+    with session_scope(engine) as session:
+        plans.take_job_slot(
+            session=session, user_id=member, limits=limits, now=now - timedelta(minutes=50)
+        )
     add_job(engine, member, "running", now - timedelta(minutes=50), 1)
     with session_scope(engine) as session:
-        with pytest.raises(LimitReached, match="1 job\\(s\\) at a time"):
-            plans.check_can_start_job(session=session, user_id=member, limits=limits, now=now)
+        with pytest.raises(LimitReached, match="1 job at a time") as refused:
+            plans.take_job_slot(session=session, user_id=member, limits=limits, now=now)
+        assert refused.value.limit == "concurrent_jobs"
     with session_scope(engine) as session:
         for generation in session.exec(select(Generation).where(Generation.user_id == member)):
             generation.status = "succeeded"
             session.add(generation)
-    add_job(engine, member, "succeeded", now - timedelta(minutes=20), 2)
+        plans.take_job_slot(
+            session=session, user_id=member, limits=limits, now=now - timedelta(minutes=20)
+        )
     with session_scope(engine) as session:
         with pytest.raises(
             LimitReached, match="at most 2 jobs an hour; the next one can start at 12:10 UTC"
-        ):
-            plans.check_can_start_job(session=session, user_id=member, limits=limits, now=now)
-        plans.check_can_start_job(
+        ) as refused:
+            plans.take_job_slot(session=session, user_id=member, limits=limits, now=now)
+        assert refused.value.frees_at == now + timedelta(minutes=10)
+        plans.take_job_slot(
             session=session, user_id=member, limits=limits, now=now + timedelta(minutes=11)
         )

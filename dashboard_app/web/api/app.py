@@ -49,6 +49,7 @@ from dashboard_app.web.api.common import (
     with_session_cookie,
     without_session_cookie,
 )
+from dashboard_app.web.api.files import serve_file
 from dashboard_app.web.api.mails import password_reset_mail, verification_mail
 from dashboard_app.web.api.stripe_webhook import stripe_webhook
 from dashboard_app.web.auth_cookie import session_policy
@@ -359,5 +360,6 @@ def build_api() -> Starlette:
             Route(routes.API_DELETE_ACCOUNT, delete_account, methods=["POST"]),
             Route(routes.API_HEALTH, health, methods=["GET"]),
             Route(routes.API_STRIPE_WEBHOOK, stripe_webhook, methods=["POST"]),
+            Route(routes.API_FILES + "/{token}", serve_file, methods=["GET"]),
         ]
     )

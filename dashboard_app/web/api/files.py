@@ -1,0 +1,87 @@
+"""Generated files, for their owner and admins only. Pages get a link from `file_link`: for a
+bucket, a presigned URL that expires; for the local folder, `/files/<token>`, whose token is
+signed, expires, names the member it was made for, and is honoured only with that member's
+(or an admin's) own session cookie. Every refusal is the same 404."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+
+from dashboard_app.db import session_scope
+from dashboard_app.domain.errors import NotFound
+from dashboard_app.domain.generation import downloads
+from dashboard_app.engine.runtime import storage_for
+from dashboard_app.integrations.storage import MissingFile, Storage
+from dashboard_app.settings import get_settings
+from dashboard_app.web import routes
+from dashboard_app.web.api.common import current_member
+from dashboard_app.web.signing import sign, unsign
+
+PURPOSE = "file-link"
+
+
+def _not_found() -> Response:
+    return PlainTextResponse("Not found", status_code=404, headers={"Cache-Control": "no-store"})
+
+
+def file_link(
+    *,
+    storage: Storage,
+    viewer_id: int,
+    grant: downloads.FileGrant,
+    download: bool = False,
+) -> str:
+    """A link to a file the domain granted to `viewer_id` (see downloads.file_for and
+    downloads.start_download), valid for FILE_LINK_SECONDS."""
+    settings = get_settings()
+    if not storage.is_local:
+        return storage.presigned_url(
+            grant.storage_key, expires_in=timedelta(seconds=settings.file_link_seconds)
+        )
+    token = sign(
+        PURPOSE, {"a": grant.asset_id, "p": grant.part, "u": viewer_id, "d": bool(download)}
+    )
+    return routes.file_path(token)
+
+
+async def serve_file(request: Request) -> Response:
+    settings = get_settings()
+    claims = unsign(PURPOSE, request.path_params.get("token"), settings.file_link_seconds)
+    if not isinstance(claims, dict) or not {"a", "p", "u", "d"} <= set(claims):
+        return _not_found()
+    member = await current_member(request)
+    if member is None:
+        return _not_found()
+    is_admin = member.user.role == "admin"
+    if member.user.id != claims["u"] and not is_admin:
+        return _not_found()
+
+    def work() -> downloads.FileGrant:
+        with session_scope() as session:
+            return downloads.file_for(
+                session=session,
+                viewer_id=member.user.id,
+                viewer_is_admin=is_admin,
+                asset_id=claims["a"],
+                part=claims["p"],
+            )
+
+    try:
+        grant = await run_in_threadpool(work)
+        path = storage_for(settings).local_path(grant.storage_key)
+    except (NotFound, MissingFile):
+        return _not_found()
+    disposition = "attachment" if claims["d"] else "inline"
+    return FileResponse(
+        path,
+        media_type=grant.content_type,
+        headers={
+            "Cache-Control": "private, max-age=300",
+            "Content-Disposition": f'{disposition}; filename="{grant.filename}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
