@@ -101,7 +101,8 @@ def test_every_order_of_dispute_events_ends_in_the_disputes_state(
                 "refunded",
                 STARTER.credits,
             )
-        assert check_ledger(session=session, user_id=member_id) == []
+    with Session(engine) as fresh:  # ledger check reads a snapshot of its own
+        assert check_ledger(session=fresh, user_id=member_id) == []
     assert audit_actions(engine, member_id) == ["billing.dispute_closed", "billing.dispute_opened"]
 
 
