@@ -169,3 +169,70 @@ def test_0005_carries_frozen_credits_shortfalls_and_expiries_into_the_ledger(
             assert credits.get_balances(session=session, user_id=member).available == 440
     finally:
         engine.dispose()
+
+
+def test_0009_maps_stored_default_platforms_to_the_catalogs_names(empty_db_url: str) -> None:
+    """Before 0009 the profile had its own platform names; the catalog's are the one source now:
+    instagram and youtube become their catalog names, tiktok stays, the rest have no default."""
+    from dashboard_app.models.base import utcnow
+
+    config = alembic_config(empty_db_url)
+    command.upgrade(config, revision_before("0009"))
+    engine = build_engine(empty_db_url)
+    stored = {
+        "a": "instagram",
+        "b": "youtube",
+        "c": "tiktok",
+        "d": "x",
+        "e": "linkedin",
+        "f": "",
+    }
+    try:
+        with session_scope(engine) as session:
+            for name, platform in stored.items():
+                session.exec(
+                    text(
+                        "INSERT INTO users (email, role, status, created_at, updated_at) "
+                        "VALUES (:email, 'member', 'active', :now, :now)"
+                    ).bindparams(email=f"{name}@example.com", now=utcnow())
+                )
+                session.exec(
+                    text(
+                        "INSERT INTO profiles (user_id, display_name, address_line1, "
+                        "address_line2, address_city, address_postal_code, address_country, "
+                        "wallet_address, theme, default_platform, email_notifications, "
+                        "updated_at) SELECT id, '', '', '', '', '', '', '', 'system', :p, "
+                        "true, :now FROM users WHERE email = :email"
+                    ).bindparams(p=platform, email=f"{name}@example.com", now=utcnow())
+                )
+
+        def platforms() -> dict[str, str]:
+            with session_scope(engine) as session:
+                rows = session.exec(
+                    text(
+                        "SELECT users.email, profiles.default_platform FROM profiles "
+                        "JOIN users ON users.id = profiles.user_id"
+                    )
+                ).all()
+            return {email.split("@")[0]: platform for email, platform in rows}
+
+        command.upgrade(config, "0009")
+        assert platforms() == {
+            "a": "instagram_reels",
+            "b": "youtube_shorts",
+            "c": "tiktok",
+            "d": "",
+            "e": "",
+            "f": "",
+        }
+        command.downgrade(config, revision_before("0009"))
+        assert platforms() == {
+            "a": "instagram",
+            "b": "youtube",
+            "c": "tiktok",
+            "d": "",
+            "e": "",
+            "f": "",
+        }
+    finally:
+        engine.dispose()

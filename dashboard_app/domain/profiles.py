@@ -14,6 +14,7 @@ from sqlmodel import Session, col, delete, select
 
 from dashboard_app.domain import accounts, audit, erasure
 from dashboard_app.domain.audit import record_audit
+from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import DomainError, InvalidInput
 from dashboard_app.models import (
     AuthToken,
@@ -27,7 +28,6 @@ from dashboard_app.models import (
 from dashboard_app.models.base import utcnow
 from dashboard_app.models.users import THEMES
 
-PLATFORMS = ("", "instagram", "tiktok", "youtube", "x", "linkedin")
 WALLET_PATTERN = re.compile(r"^0x[0-9a-fA-F]{40}$")
 COUNTRY_PATTERN = re.compile(r"^[A-Z]{2}$")
 POSTAL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 \-]{1,18}[A-Za-z0-9]$")
@@ -97,7 +97,8 @@ def _clean(changes: ProfileChanges) -> tuple[dict[str, Any], dict[str, str]]:
     if changes.theme not in THEMES:
         errors["theme"] = "Choose system, light or dark"
     values["theme"] = changes.theme
-    if changes.default_platform not in PLATFORMS:
+    # The catalog names the platforms, for the profile as for Create; "" is no default.
+    if changes.default_platform != "" and changes.default_platform not in get_catalog().platforms:
         errors["default_platform"] = "Choose one of the listed platforms"
     values["default_platform"] = changes.default_platform
     if not isinstance(changes.email_notifications, bool):

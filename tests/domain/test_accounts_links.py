@@ -10,6 +10,7 @@ from PIL import Image
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, audit, links, profiles
+from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import AuthenticationFailed, EmailTaken, InvalidInput
 from dashboard_app.models import (
     OAuthIdentity,
@@ -186,7 +187,7 @@ def profile_changes(**overrides) -> profiles.ProfileChanges:
         address_country="fr",
         wallet_address="0x" + "1" * 40,
         theme="dark",
-        default_platform="youtube",
+        default_platform="youtube_shorts",
         email_notifications=False,
     )
     values.update(overrides)
@@ -235,6 +236,28 @@ def test_profile_saves_every_field_or_none_and_audits_the_change(engine) -> None
             if entry.action == "profile.updated"
         ]
         assert change.before["display_name"] == "Before" and change.after["display_name"] == "Ada"
+
+
+def test_the_default_platform_is_one_of_the_catalogs_platforms_or_none(engine) -> None:
+    member = create_member(engine)
+    for code in ["", *get_catalog().platforms]:
+        with session_scope(engine) as session:
+            profiles.update_profile(
+                session=session,
+                user=session.get(User, member.id),
+                changes=profile_changes(default_platform=code),
+            )
+        with session_scope(engine) as session:
+            assert session.get(Profile, member.id).default_platform == code
+    # The names the profile used before the catalog named the platforms.
+    for old in ("instagram", "youtube", "x", "linkedin"):
+        with session_scope(engine) as session, pytest.raises(profiles.ProfileInvalid) as invalid:
+            profiles.update_profile(
+                session=session,
+                user=session.get(User, member.id),
+                changes=profile_changes(default_platform=old),
+            )
+        assert set(invalid.value.errors) == {"default_platform"}
 
 
 def image_bytes(fmt: str, size=(300, 200)) -> bytes:

@@ -187,7 +187,7 @@ def world(app) -> World:
                 address_country="FR",
                 wallet_address=WALLET,
                 theme="light",
-                default_platform="youtube",
+                default_platform="youtube_shorts",
                 email_notifications=False,
             ),
         )

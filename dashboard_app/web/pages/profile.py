@@ -10,6 +10,7 @@ import reflex as rx
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, links, profiles
+from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import DomainError
 from dashboard_app.web import routes
 from dashboard_app.web.api.avatars import AVATAR_ERROR, TOO_LARGE
@@ -34,13 +35,10 @@ PROFILE_FIELDS = (
     "address_country",
     "wallet_address",
 )
+# The catalog names the platforms, as on Create.
 PLATFORM_LABELS = {
     "": "No default",
-    "instagram": "Instagram",
-    "tiktok": "TikTok",
-    "youtube": "YouTube",
-    "x": "X",
-    "linkedin": "LinkedIn",
+    **{code: platform.name for code, platform in get_catalog().platforms.items()},
 }
 
 
