@@ -91,6 +91,26 @@ def _locked_variant(session: Session, variant_id: int) -> Variant | None:
     ).first()
 
 
+def touch_generation(session: Session, generation_id: int, now: datetime) -> None:
+    """A regeneration changed one variant: the job's last change moves with it, so the pages'
+    live check (review.jobs_version) notices."""
+    generation = session.get(Generation, generation_id)
+    if generation is not None and generation.updated_at != now:
+        generation.updated_at = now
+        session.add(generation)
+        session.flush()
+
+
+def _locked_regeneration(session: Session, variant_id: int) -> Variant | None:
+    """The variant locked after its job, in the order every writer of both takes them (the
+    member's cancel locks the job, then its variants)."""
+    found = session.get(Variant, variant_id)
+    if found is None:
+        return None
+    _locked_generation(session, found.generation_id)
+    return _locked_variant(session, variant_id)
+
+
 def _variants(session: Session, generation_id: int) -> list[Variant]:
     return list(
         session.exec(
@@ -215,6 +235,8 @@ def record_progress(
     percent = max(0, min(99, int(fraction * 100)))
     if variant.status == "running" and variant.progress == percent:
         return
+    if job.attempt is None:
+        touch_generation(session, job.generation_id, now)
     variant.status, variant.progress, variant.updated_at = "running", percent, now
     session.add(variant)
     session.flush()
@@ -339,11 +361,12 @@ def complete_regeneration(
 ) -> bool:  # type: ignore[no-untyped-def]
     """Deliver a regenerated variant: the same one transaction, for its own hold."""
     now = now or utcnow()
-    variant = _locked_variant(session, variant_id)
+    variant = _locked_regeneration(session, variant_id)
     if variant is None or variant.revision != revision or variant.status not in IN_FLIGHT:
         return False
     generation = session.get(Generation, variant.generation_id)
     assert generation is not None
+    touch_generation(session, variant.generation_id, now)
     credits.capture_reservation(session=session, reference=variant.reservation_reference, now=now)
     _usage(session, generation.user_id, variant.reservation_reference, rendered.processing_ms, now)
     if variant.asset_id != rendered.asset_id:
@@ -415,9 +438,10 @@ def fail_regeneration(
 ) -> bool:
     """End a regeneration without a result: its hold comes back, the previous result stays."""
     now = now or utcnow()
-    variant = _locked_variant(session, variant_id)
+    variant = _locked_regeneration(session, variant_id)
     if variant is None or variant.revision != revision or variant.status not in IN_FLIGHT:
         return False
+    touch_generation(session, variant.generation_id, now)
     status, message = _stop_message(reason, error, timeout_seconds)
     variant.status, variant.updated_at = status, now
     variant.error = None if status == "cancelled" else message

@@ -8,6 +8,7 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from dashboard_app.domain import credits, plans
@@ -151,6 +152,16 @@ def jobs_in_progress(*, session: Session, user_id: int) -> list[Generation]:
     )
 
 
+def jobs_version(*, session: Session, user_id: int) -> str:
+    """When any of the member's jobs last changed (status, progress, a regeneration): what open
+    pages compare each second to know they must show something new. One read of the
+    (user_id, updated_at) index."""
+    latest = session.exec(
+        select(func.max(Generation.updated_at)).where(Generation.user_id == user_id)
+    ).one()
+    return latest.isoformat() if latest is not None else ""
+
+
 # --- Acting -------------------------------------------------------------------------------------
 
 
@@ -267,6 +278,9 @@ def regenerate_variant(
     now = now or utcnow()
     limits = plans.member_limits(session=session, user_id=user_id, catalog=catalog, now=now)
     plans.check_monthly_pool(session=session, user_id=user_id, limits=limits, now=now)
+    # The job, then the variant: the order every writer of both locks them.
+    _, found = owned_variant(session=session, user_id=user_id, variant_id=variant_id)
+    owned_generation(session=session, user_id=user_id, generation_id=found.id, lock=True)
     variant, generation = owned_variant(
         session=session, user_id=user_id, variant_id=variant_id, lock=True
     )
@@ -301,6 +315,7 @@ def regenerate_variant(
     variant.credits_cost, variant.reservation_reference = per_variant, reference
     variant.regenerated_at = variant.updated_at = now
     session.add(variant)
+    progress.touch_generation(session, generation.id, now)
     session.flush()
     return variant
 

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 import reflex as rx
 from reflex_base.event.context import EventContext
+from sqlmodel import Session
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, credits
+from dashboard_app.domain.generation import review
 from dashboard_app.models import Profile
 from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
@@ -65,10 +67,18 @@ class Viewer:
     email: str
     display_name: str
     available_credits: int
-    balance_version: str
+    live_version: str
     email_verified: bool
     session_id: int
     theme: str
+
+
+def _live_version(session: Session, user_id: int) -> str:
+    """What changes when the member's balances or any of their jobs change (status, progress,
+    results): two indexed reads, cheap enough to make each second from every open page."""
+    balances = credits.account_version(session=session, user_id=user_id)
+    jobs = review.jobs_version(session=session, user_id=user_id)
+    return f"{balances.isoformat() if balances else ''}|{jobs}"
 
 
 def load_viewer(token: str | None) -> Viewer | None:
@@ -79,7 +89,6 @@ def load_viewer(token: str | None) -> Viewer | None:
         user = signed_in.user
         assert user.id is not None
         balances = credits.get_balances(session=session, user_id=user.id)
-        version = credits.account_version(session=session, user_id=user.id)
         profile = session.get(Profile, user.id)
         return Viewer(
             user_id=user.id,
@@ -87,7 +96,7 @@ def load_viewer(token: str | None) -> Viewer | None:
             email=user.email,
             display_name=accounts.display_name_of(session=session, user=user),
             available_credits=balances.available,
-            balance_version=version.isoformat() if version else "",
+            live_version=_live_version(session, user.id),
             email_verified=user.email_verified_at is not None,
             session_id=signed_in.session_id,
             theme=profile.theme if profile else "system",
@@ -118,14 +127,14 @@ def live_session_id(token: str | None) -> int:
         return signed_in.session_id if signed_in is not None else 0
 
 
-def load_balance_version(token: str | None) -> tuple[int, str] | None:
-    """(user id, version of the balances) for a live session; cheap enough to poll each second."""
+def load_live_version(token: str | None) -> tuple[int, str] | None:
+    """(user id, version of the balances and jobs) for a live session; cheap enough to poll
+    each second."""
     with session_scope() as session:
         signed_in = accounts.resolve_session(session=session, token=token, policy=session_policy())
         if signed_in is None or signed_in.user.id is None:
             return None
-        version = credits.account_version(session=session, user_id=signed_in.user.id)
-        return signed_in.user.id, version.isoformat() if version else ""
+        return signed_in.user.id, _live_version(session, signed_in.user.id)
 
 
 class AuthState(rx.State):
@@ -139,7 +148,7 @@ class AuthState(rx.State):
     # The member's saved theme, set once per tab (and after a change) for the shell to apply.
     theme_to_apply: str = ""
     _theme_applied: bool = False
-    # The balances version this tab last showed; the live poll compares against it.
+    # The balances and jobs version this tab last showed; the live poll compares against it.
     _seen_version: str = ""
     # The server session this tab's state was built for (0: none). The session guard resets
     # every page state before an event whose cookie resolves to another session.
@@ -173,7 +182,7 @@ class AuthState(rx.State):
         self.available_credits = viewer.available_credits
         self.nav_links = MEMBER_NAV + (ADMIN_NAV if viewer.is_admin else [])
         self.email_unverified = not viewer.email_verified
-        self._seen_version = viewer.balance_version
+        self._seen_version = viewer.live_version
         return viewer
 
     def _to_sign_in(self) -> rx.event.EventSpec:
@@ -204,8 +213,8 @@ class AuthState(rx.State):
 
     async def _poll_page(self):
         """Every second from the open page: shows changes made anywhere else (another tab, a
-        webhook, an admin, a job) and notices a session ended elsewhere."""
-        found = await asyncio.to_thread(load_balance_version, self._session_token())
+        webhook, an admin, a job's progress) and notices a session ended elsewhere."""
+        found = await asyncio.to_thread(load_live_version, self._session_token())
         if found is None:
             self._forget_viewer()
             return self._to_sign_in()
