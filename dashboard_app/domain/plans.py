@@ -153,8 +153,10 @@ def record_usage(
     quantity: int,
     reference: str,
     now: datetime | None = None,
+    asset_id: int | None = None,
 ) -> UsageEntry:
-    """Count an export or processing time once per reference, in the month it happened."""
+    """Count an export (of `asset_id`) or processing time once per reference, in the month it
+    happened."""
     if metric not in METRICS:
         raise InvalidInput(f"Unknown usage metric '{metric}'", field="metric")
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
@@ -169,6 +171,7 @@ def record_usage(
         quantity=quantity,
         period=month_period(now),
         reference=reference,
+        asset_id=asset_id,
         occurred_at=now,
     )
     session.add(entry)

@@ -93,6 +93,8 @@ class UsageEntry(SQLModel, table=True):
         CheckConstraint(one_of("metric", USAGE_METRICS), name="ck_usage_entries_metric"),
         CheckConstraint("quantity > 0", name="ck_usage_entries_quantity"),
         Index("ix_usage_entries_user_period", "user_id", "period", "metric"),
+        # The overview's recent exports.
+        Index("ix_usage_entries_user_metric_time", "user_id", "metric", "occurred_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -101,4 +103,6 @@ class UsageEntry(SQLModel, table=True):
     quantity: int
     period: str = Field(max_length=7)  # YYYY-MM
     reference: str = Field(max_length=255, unique=True)
+    # What an export downloaded (none for processing time).
+    asset_id: int | None = Field(default=None, foreign_key="assets.id")
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -8,13 +8,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from dashboard_app.domain import plans
 from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import InvalidInput, NotFound
 from dashboard_app.domain.generation.library import NOT_FOUND, owned_asset
-from dashboard_app.models import Asset
+from dashboard_app.models import Asset, UsageEntry
 from dashboard_app.models.base import utcnow
 
 PARTS = ("media", "poster", "thumbnail")
@@ -99,5 +99,26 @@ def start_download(
             quantity=1,
             reference=reference,
             now=now,
+            asset_id=asset.id,
         )
     return _grant(asset, "media")
+
+
+@dataclass(frozen=True)
+class RecentExport:
+    asset_id: int
+    title: str
+    exported_at: datetime
+
+
+def recent_exports(*, session: Session, user_id: int, limit: int = 5) -> list[RecentExport]:
+    """The member's latest downloads, newest first, of results still in reach."""
+    rows = session.exec(
+        select(UsageEntry.occurred_at, Asset.id, Asset.title)
+        .join(Asset, col(Asset.id) == col(UsageEntry.asset_id))
+        .where(UsageEntry.user_id == user_id, UsageEntry.metric == "exports")
+        .where(col(Asset.deleted_at).is_(None))
+        .order_by(col(UsageEntry.occurred_at).desc(), col(UsageEntry.id).desc())
+        .limit(max(1, min(limit, 50)))
+    ).all()
+    return [RecentExport(asset_id=a, title=t, exported_at=when) for when, a, t in rows]

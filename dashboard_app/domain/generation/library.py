@@ -155,6 +155,19 @@ def _page(session, query, order_stamp, order_id, cursor, limit, shift=False) -> 
     return LibraryPage(items=rows, next_cursor=_cursor(rows[-1]) if more and rows else None)
 
 
+def recent_results(*, session: Session, user_id: int, limit: int = 8) -> list[Asset]:
+    """The member's latest generated results, saved or not, newest first (the overview's grid)."""
+    return list(
+        session.exec(
+            select(Asset)
+            .where(Asset.owner_id == user_id, col(Asset.kind).in_(LIBRARY_KINDS))
+            .where(col(Asset.deleted_at).is_(None))
+            .order_by(col(Asset.created_at).desc(), col(Asset.id).desc())
+            .limit(max(1, min(limit, 50)))
+        )
+    )
+
+
 # --- Editing ------------------------------------------------------------------------------------
 
 

@@ -293,3 +293,35 @@ def test_admins_may_fetch_a_members_file_and_deleted_files_are_gone(engine) -> N
             asset_id=asset_id,
             part="media",
         )
+
+
+def test_the_overview_lists_recent_results_and_recent_exports_of_the_member_only(engine) -> None:
+    member = create_member(engine).id
+    stranger = create_member(engine).id
+    delivered(engine, member, title="Older", n=1, saved=False)
+    _, newer = delivered(engine, member, title="Newer", kind="image", n=2)
+    _, gone = delivered(engine, member, title="Deleted", n=3)
+    delivered(engine, stranger, title="Not mine", n=4)
+    with session_scope(engine) as session:
+        library.delete_asset(session=session, user_id=member, asset_id=gone, now=NOW)
+    with session_scope(engine) as session:
+        recent = library.recent_results(session=session, user_id=member, limit=8)
+        # Newest first, saved or not; deleted ones and another member's never.
+        assert [asset.title for asset in recent] == ["Newer", "Older"]
+    for n, request in enumerate(("recent-0001", "recent-0002")):
+        with session_scope(engine) as session:
+            downloads.start_download(
+                session=session,
+                user_id=member,
+                asset_id=newer,
+                catalog=CATALOG,
+                request_id=request,
+                now=NOW + timedelta(minutes=n),
+            )
+    with session_scope(engine) as session:
+        exports = downloads.recent_exports(session=session, user_id=member, limit=5)
+        assert [(e.title, e.asset_id, e.exported_at) for e in exports] == [
+            ("Newer", newer, NOW + timedelta(minutes=1)),
+            ("Newer", newer, NOW),
+        ]
+        assert downloads.recent_exports(session=session, user_id=stranger) == []
