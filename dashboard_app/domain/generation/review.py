@@ -16,7 +16,7 @@ from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import DomainError, InvalidInput, NotFound
 from dashboard_app.domain.generation import library, progress
 from dashboard_app.domain.generation.submit import reservation_reference, workflow_id
-from dashboard_app.models import Asset, Generation, Variant
+from dashboard_app.models import Asset, Generation, UsageEntry, Variant
 from dashboard_app.models.base import utcnow
 from dashboard_app.models.jobs import GENERATION_STATUSES, IN_FLIGHT
 
@@ -152,14 +152,19 @@ def jobs_in_progress(*, session: Session, user_id: int) -> list[Generation]:
     )
 
 
-def jobs_version(*, session: Session, user_id: int) -> str:
-    """When any of the member's jobs last changed (status, progress, a regeneration): what open
-    pages compare each second to know they must show something new. One read of the
-    (user_id, updated_at) index."""
-    latest = session.exec(
-        select(func.max(Generation.updated_at)).where(Generation.user_id == user_id)
+def activity_version(*, session: Session, user_id: int) -> str:
+    """When any of the member's jobs last changed (status, progress, a regeneration) and when
+    they last exported: what open pages compare each second to know they must show something
+    new. One query, each half one read of an index ((user_id, updated_at) on generations,
+    (user_id, metric, occurred_at) on usage_entries)."""
+    jobs = select(func.max(Generation.updated_at)).where(Generation.user_id == user_id)
+    exports = select(func.max(UsageEntry.occurred_at)).where(
+        UsageEntry.user_id == user_id, UsageEntry.metric == "exports"
+    )
+    changed, exported = session.exec(
+        select(jobs.scalar_subquery(), exports.scalar_subquery())
     ).one()
-    return latest.isoformat() if latest is not None else ""
+    return "|".join(str(moment) if moment is not None else "" for moment in (changed, exported))
 
 
 # --- Acting -------------------------------------------------------------------------------------

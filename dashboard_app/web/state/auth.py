@@ -74,10 +74,11 @@ class Viewer:
 
 
 def _live_version(session: Session, user_id: int) -> str:
-    """What changes when the member's balances or any of their jobs change (status, progress,
-    results): two indexed reads, cheap enough to make each second from every open page."""
+    """What changes when the member's balances, any of their jobs (status, progress, results)
+    or their exports change: two queries on indexes, cheap enough to make each second from
+    every open page."""
     balances = credits.account_version(session=session, user_id=user_id)
-    jobs = review.jobs_version(session=session, user_id=user_id)
+    jobs = review.activity_version(session=session, user_id=user_id)
     return f"{balances.isoformat() if balances else ''}|{jobs}"
 
 

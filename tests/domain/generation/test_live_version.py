@@ -1,6 +1,6 @@
-"""The pages' live check: one indexed read of the member's most recent change to any job, which
-moves with every status change and progress report of the member's jobs and regenerations, and
-with nothing of another member's."""
+"""The pages' live check: one query of the member's most recent change to any job and most recent
+export, which moves with every status change and progress report of the member's jobs and
+regenerations, with each download, and with nothing of another member's."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain.catalog import get_catalog
-from dashboard_app.domain.generation import progress, review, submit
+from dashboard_app.domain.generation import downloads, progress, review, submit
 from tests.factories import create_member
 
 CATALOG = get_catalog()
@@ -21,7 +21,7 @@ def at(seconds: float) -> datetime:
 
 def version(engine, member: int) -> str:
     with session_scope(engine) as session:
-        return review.jobs_version(session=session, user_id=member)
+        return review.activity_version(session=session, user_id=member)
 
 
 def stored(job: progress.RenderJob, name: str) -> progress.StoredFile:
@@ -46,11 +46,13 @@ def render(engine, job: progress.RenderJob, now: datetime) -> progress.Rendered:
     )
 
 
-def test_the_jobs_version_moves_with_every_change_of_the_members_jobs_only(engine) -> None:
+def test_the_activity_version_moves_with_every_change_of_the_members_jobs_and_exports_only(
+    engine,
+) -> None:
     member = create_member(engine, credits_granted=100).id
     other = create_member(engine, credits_granted=100).id
     seen = [version(engine, member)]
-    assert seen == [""]
+    assert seen == ["|"]
 
     def moved() -> None:
         now = version(engine, member)
@@ -131,6 +133,18 @@ def test_the_jobs_version_moves_with_every_change_of_the_members_jobs_only(engin
     with session_scope(engine) as session:
         review.cancel_generation(
             session=session, user_id=member, generation_id=generation.id, now=at(121)
+        )
+    moved()
+    # A download counts an export: the overview's meter on every open tab must show it.
+    with session_scope(engine) as session:
+        review.save_variant(session=session, user_id=member, variant_id=job.variant_id, now=at(122))
+        downloads.start_download(
+            session=session,
+            user_id=member,
+            asset_id=rendered.asset_id,
+            catalog=CATALOG,
+            request_id="live-version-download",
+            now=at(123),
         )
     moved()
     assert version(engine, other) == others
