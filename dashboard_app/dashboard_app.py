@@ -19,17 +19,20 @@ from dashboard_app.web.pages.billing import (
     order_detail_page,
     orders_page,
 )
+from dashboard_app.web.pages.create import CreateState, create_page
 from dashboard_app.web.pages.history import HistoryState, history_page
+from dashboard_app.web.pages.jobs import JobsState, jobs_page
+from dashboard_app.web.pages.library import LibraryState, library_page
 from dashboard_app.web.pages.overview import OverviewState, overview_page
 from dashboard_app.web.pages.profile import ProfileState, profile_page
-from dashboard_app.web.pages.sections import create_page, jobs_page, library_page
+from dashboard_app.web.pages.review import ReviewState, review_page
 from dashboard_app.web.pages.sign_in import (
     forgot_password_page,
     reset_password_page,
     sign_in_page,
     sign_up_page,
 )
-from dashboard_app.web.state.auth import AuthState, PublicPageState
+from dashboard_app.web.state.auth import PublicPageState
 from dashboard_app.web.state.guards import PayloadGuard, SessionGuard
 
 PUBLIC_BASE_URL = get_settings().public_base_url
@@ -70,9 +73,15 @@ add_page(
 )
 add_page(overview_page, route=routes.OVERVIEW, title="Overview", on_load=OverviewState.load)
 add_page(history_page, route=routes.CREDITS, title="Credit history", on_load=HistoryState.load)
-add_page(create_page, route=routes.CREATE, title="Create", on_load=AuthState.load)
-add_page(jobs_page, route=routes.JOBS, title="Jobs", on_load=AuthState.load)
-add_page(library_page, route=routes.LIBRARY, title="Library", on_load=AuthState.load)
+add_page(create_page, route=routes.CREATE, title="Create", on_load=CreateState.load)
+add_page(
+    review_page,
+    route=routes.REVIEW + "/[generation_id]",
+    title="Review",
+    on_load=ReviewState.load,
+)
+add_page(jobs_page, route=routes.JOBS, title="Jobs", on_load=JobsState.load)
+add_page(library_page, route=routes.LIBRARY, title="Library", on_load=LibraryState.load)
 add_page(billing_page, route=routes.BILLING, title="Billing", on_load=BillingState.load)
 add_page(
     checkout_success_page,

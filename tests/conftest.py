@@ -39,6 +39,10 @@ TEST_DATABASE = os.environ.get("TEST_DATABASE", "sqlite")
 if TEST_DATABASE not in ("sqlite", "postgresql"):
     raise pytest.UsageError("TEST_DATABASE must be 'sqlite' or 'postgresql'")
 
+# The browser tests' reels: 9:16, this tall and this long.
+REEL_HEIGHT = 256
+REEL_SECONDS = 1.0
+
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -136,9 +140,14 @@ class RunningApp:
     data_dir: Path
     secret_key: str
     stripe: StripeStandin
+    gates: Path
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
+
+    def open_gate(self, name: str) -> None:
+        """Let renders whose topic says `gate-NAME` (or `fail-NAME`) go on."""
+        (self.gates / name).touch()
 
 
 @pytest.fixture(scope="session")
@@ -175,7 +184,17 @@ def app(
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "STRIPE_API_BASE": stripe.url,
         "STRIPE_RETRY_SECONDS": "0.5",
+        # Generation: short, small reels keep the browser tests quick; the built-in generator
+        # renders them, held back by words in the topic when a test needs to watch a render
+        # (tests/support/generators.py, TopicGatedGenerator).
+        "GENERATOR": "tests.support.generators:TopicGatedGenerator",
+        "TEST_GATE_DIR": str(root / "gates"),
+        "REEL_SECONDS": str(REEL_SECONDS),
+        "REEL_HEIGHT": str(REEL_HEIGHT),
+        "REEL_FPS": "8",
+        "JOBS_POLLING_SECONDS": "0.2",
     }
+    (root / "gates").mkdir()
     if TEST_DATABASE == "postgresql":
         env["REDIS_URL"] = request.getfixturevalue("redis_server").url
     server = AppServer(env=env, log_path=root / "app.log")
@@ -189,6 +208,7 @@ def app(
         data_dir=root / "data",
         secret_key=env["SECRET_KEY"],
         stripe=stripe,
+        gates=root / "gates",
     )
     server.stop()
     stripe.stop()

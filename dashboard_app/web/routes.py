@@ -9,6 +9,7 @@ CREDITS = "/credits"
 CREATE = "/create"
 JOBS = "/jobs"
 LIBRARY = "/library"
+REVIEW = "/review"
 BILLING = "/billing"
 PROFILE = "/profile"
 ADMIN = "/admin"
@@ -83,6 +84,14 @@ def with_message(path: str, message: str) -> str:
 
 def profile_url(avatar_error: str | None = None) -> str:
     return _with_params(PROFILE, avatar_error=avatar_error)
+
+
+def review_path(generation_id: int | str) -> str:
+    return f"{REVIEW}/{generation_id}"
+
+
+def draft_url(draft_id: int | str) -> str:
+    return _with_params(CREATE, draft=str(draft_id))
 
 
 def file_path(token: str) -> str:

@@ -103,3 +103,41 @@ class NullGenerator:
         )
         thumbnail = MediaFile(data=b"RIFF0000WEBP", content_type="image/webp", extension="webp")
         return RenderResult(media=media, thumbnail=thumbnail, poster=None, width=36, height=64)
+
+
+class TopicGatedGenerator:
+    """The app's generator in browser tests (GENERATOR=tests.support.generators:...): the
+    built-in generator at the size the settings give (REEL_HEIGHT, REEL_SECONDS, REEL_FPS), held
+    back by words in the topic, so a test decides when a render moves on:
+    - `gate-NAME`: reports slowly rising progress until the file TEST_GATE_DIR/NAME exists;
+    - `fail-NAME`: fails for good (no retry) while TEST_GATE_DIR/NAME does not exist."""
+
+    name = "topic-gated"
+
+    def __init__(self) -> None:
+        from dashboard_app.engine.runtime import load_generator
+        from dashboard_app.settings import Settings
+
+        self.inner = load_generator(Settings(generator="builtin"))
+        self.gates = Path(os.environ["TEST_GATE_DIR"])
+
+    def _word(self, topic: str, prefix: str) -> str | None:
+        return next((w[len(prefix) :] for w in topic.split() if w.startswith(prefix)), None)
+
+    def render(self, request: RenderRequest, report: ProgressCallback) -> RenderResult:
+        from dashboard_app.integrations.generators.base import GeneratorRefused
+
+        failing = self._word(request.topic, "fail-")
+        if failing and not (self.gates / failing).exists():
+            report(0.1)
+            raise GeneratorRefused("The renderer refused this topic.")
+        gate = self._word(request.topic, "gate-")
+        fraction = 0.02
+        if gate:
+            report(fraction)
+            while not (self.gates / gate).exists():
+                time.sleep(0.1)  # a slow model: the test opens the gate when it has seen enough
+                fraction = min(0.5, fraction + 0.01)
+                report(fraction)
+        start = fraction
+        return self.inner.render(request, lambda done: report(start + (1 - start) * done))

@@ -57,6 +57,15 @@ def _grant(asset: Asset, part: str) -> FileGrant:
     )
 
 
+def grant_for(asset: Asset, part: str) -> FileGrant | None:
+    """A part of an asset the caller has already found for its owner (a listing of the
+    member's own results), or None when the asset has no such part."""
+    try:
+        return _grant(asset, part)
+    except NotFound:
+        return None
+
+
 def file_for(
     *, session: Session, viewer_id: int, viewer_is_admin: bool, asset_id: object, part: object
 ) -> FileGrant:

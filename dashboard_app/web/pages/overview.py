@@ -1,23 +1,89 @@
-"""Overview: balances, usage meters, spending over 30 days, plan and boosts."""
+"""Overview: balances, jobs in progress, recent generations and exports, usage meters,
+spending over 30 days, plan and boosts."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import reflex as rx
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.dashboard import MemberOverview, member_overview
+from dashboard_app.domain.generation import downloads, drafts, library, review
 from dashboard_app.web import routes
 from dashboard_app.web.components.cards import page_heading, stat_card
+from dashboard_app.web.components.jobs import progress_bar, status_badge, when
 from dashboard_app.web.layout import shell
+from dashboard_app.web.media import MediaLinks
 from dashboard_app.web.state.auth import AuthState, LivePage, Viewer
+
+
+@dataclass
+class RunningJob:
+    title: str
+    href: str
+    status: str
+    progress: int
+
+
+@dataclass
+class RecentResult:
+    title: str
+    href: str
+    thumbnail_url: str
+
+
+@dataclass
+class RecentExport:
+    title: str
+    when: str
+
+
+@dataclass(frozen=True)
+class Generations:
+    """The overview's generation part: jobs in flight, recent results and exports, a draft."""
+
+    running: list[RunningJob]
+    recent: list[RecentResult]
+    exports: list[RecentExport]
+    draft_href: str
+    links: dict[str, list]
 
 
 def _load_overview(user_id: int) -> MemberOverview:
     with session_scope() as session:
         return member_overview(session=session, user_id=user_id, catalog=get_catalog())
+
+
+def _load_generations(user_id: int, links: dict[str, list]) -> Generations:
+    media = MediaLinks(user_id, links)
+    with session_scope() as session:
+        running = [
+            RunningJob(
+                title=job.title,
+                href=routes.review_path(job.id or 0),
+                status=job.status,
+                progress=job.progress,
+            )
+            for job in review.jobs_in_progress(session=session, user_id=user_id)
+        ]
+        recent = [
+            RecentResult(
+                title=asset.title,
+                href=routes.review_path(asset.generation_id) if asset.generation_id else "",
+                thumbnail_url=media.link(asset, "thumbnail"),
+            )
+            for asset in library.recent_results(session=session, user_id=user_id, limit=8)
+        ]
+        exports = [
+            RecentExport(title=export.title, when=when(export.exported_at))
+            for export in downloads.recent_exports(session=session, user_id=user_id, limit=5)
+        ]
+        latest = drafts.open_drafts(session=session, user_id=user_id, limit=1)
+        draft_href = routes.draft_url(latest[0].id or 0) if latest else ""
+    return Generations(running, recent, exports, draft_href, media.kept)
 
 
 def _meter(used: int, limit: int) -> int:
@@ -35,8 +101,20 @@ class OverviewState(LivePage, AuthState):
     meters_reset: str = ""
     spent_chart: list[dict[str, str | int]] = []
     expiry_notice: str = ""
+    running: list[RunningJob] = []
+    recent: list[RecentResult] = []
+    exports: list[RecentExport] = []
+    draft_href: str = ""
+    _links: dict[str, list] = {}
 
     async def _refresh_page(self, viewer: Viewer) -> None:
+        generations = await asyncio.to_thread(_load_generations, viewer.user_id, self._links)
+        self.running, self.recent, self.exports = (
+            generations.running,
+            generations.recent,
+            generations.exports,
+        )
+        self.draft_href, self._links = generations.draft_href, generations.links
         overview = await asyncio.to_thread(_load_overview, viewer.user_id)
         balances = overview.balances
         self.available_credits = balances.available
@@ -169,11 +247,116 @@ def _spending_chart() -> rx.Component:
     )
 
 
+def _actions() -> rx.Component:
+    return rx.hstack(
+        rx.button(
+            rx.icon("sparkles", size=16),
+            "Create new reel",
+            on_click=rx.redirect(routes.CREATE),
+            data_testid="create-new-reel",
+        ),
+        rx.cond(
+            OverviewState.draft_href != "",
+            rx.button(
+                rx.icon("file-pen-line", size=16),
+                "Continue draft",
+                variant="soft",
+                on_click=rx.redirect(OverviewState.draft_href),
+                data_testid="continue-draft",
+            ),
+        ),
+        spacing="3",
+        wrap="wrap",
+    )
+
+
+def _running_row(job: rx.Var) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.link(job.title, href=job.href, weight="medium"),
+            rx.spacer(),
+            status_badge(job.status),
+            width="100%",
+            align="center",
+        ),
+        progress_bar(job.progress, "Progress of " + job.title, "running-progress"),
+        width="100%",
+        spacing="1",
+        data_testid="running-job",
+    )
+
+
+def _running_card() -> rx.Component:
+    return rx.cond(
+        OverviewState.running.length() > 0,
+        rx.card(
+            rx.vstack(
+                rx.heading("In progress", size="4"),
+                rx.foreach(OverviewState.running, _running_row),
+                spacing="3",
+                width="100%",
+            ),
+            width="100%",
+        ),
+    )
+
+
+def _recent_tile(result: rx.Var) -> rx.Component:
+    return rx.link(
+        rx.image(
+            src=result.thumbnail_url,
+            alt=result.title,
+            width="100%",
+            style={"aspectRatio": "9 / 16", "objectFit": "cover", "borderRadius": "6px"},
+        ),
+        href=result.href,
+        data_testid="recent-result",
+    )
+
+
+def _recent_card() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Recent generations", size="4"),
+            rx.cond(
+                OverviewState.recent.length() > 0,
+                rx.grid(
+                    rx.foreach(OverviewState.recent, _recent_tile),
+                    columns=rx.breakpoints(initial="4", md="8"),
+                    spacing="2",
+                    width="100%",
+                ),
+                rx.text("Your results appear here as they are made.", size="2"),
+            ),
+            rx.heading("Recent exports", size="3", margin_top="0.5rem"),
+            rx.cond(
+                OverviewState.exports.length() > 0,
+                rx.foreach(
+                    OverviewState.exports,
+                    lambda export: rx.text(
+                        export.title,
+                        " · ",
+                        export.when,
+                        size="2",
+                        data_testid="recent-export",
+                    ),
+                ),
+                rx.text("Downloads from your library appear here.", size="2"),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
 def overview_page() -> rx.Component:
     return shell(
         page_heading("Overview", "Your credits at a glance."),
         rx.vstack(
             _low_balance_warning(),
+            _actions(),
+            _running_card(),
             rx.grid(
                 stat_card("Available credits", AuthState.available_credits, "balance-available"),
                 stat_card("Lifetime credits", OverviewState.lifetime_credits, "balance-lifetime"),
@@ -198,6 +381,7 @@ def overview_page() -> rx.Component:
                 spacing="4",
                 width="100%",
             ),
+            _recent_card(),
             _spending_chart(),
             spacing="4",
             width="100%",

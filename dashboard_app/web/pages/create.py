@@ -1,0 +1,586 @@
+"""Create: the form for a new reel (or image), its cost before submitting, "Save as draft", and
+the member's open drafts. Submitting lands on the job's review page."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+
+import reflex as rx
+from pydantic import ConfigDict
+
+from dashboard_app.db import session_scope
+from dashboard_app.domain import profiles
+from dashboard_app.domain.catalog import get_catalog
+from dashboard_app.domain.errors import DomainError
+from dashboard_app.domain.generation import drafts, submit
+from dashboard_app.engine import actions
+from dashboard_app.engine.client import get_client
+from dashboard_app.web import routes
+from dashboard_app.web.components.cards import page_heading
+from dashboard_app.web.components.forms import field_label, status_text
+from dashboard_app.web.components.jobs import FORMAT_LABELS, platform_name, when
+from dashboard_app.web.layout import shell
+from dashboard_app.web.state.auth import AuthState, LivePage, Viewer
+from dashboard_app.web.state.payloads import Payload, bad_payload, read_payload
+
+CATALOG = get_catalog()
+PRESET_FORMATS = {code: list(preset.formats) for code, preset in CATALOG.presets.items()}
+VARIANT_CHOICES = [str(n) for n in range(1, CATALOG.generation.max_variants + 1)]
+FIRST_PRESET = next(iter(CATALOG.presets))
+FIRST_PLATFORM = next(iter(CATALOG.platforms))
+FORM_FIELDS = ("topic", "title", "platform", "preset", "format", "variants")
+
+
+class CreateForm(Payload):
+    # Long enough that an over-long topic reaches the domain, which says what the limit is.
+    model_config = ConfigDict(extra="ignore", frozen=True, str_max_length=12_000)
+
+    intent: str = "submit"  # or "draft"
+    key: str = ""
+    title: str = ""
+    topic: str = ""
+    platform: str = ""
+    preset: str = ""
+    format: str = ""
+    variants: str | int = ""
+
+
+def _count(value: str | int) -> object:
+    """The form sends the number of variants as text; anything but digits stays as sent and
+    the domain refuses it with its message."""
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 3:
+        return int(value.strip())
+    return value
+
+
+@dataclass(frozen=True)
+class Start:
+    """What the form starts from: a draft, or the member's defaults."""
+
+    draft_id: int | None
+    title: str
+    topic: str
+    platform: str
+    preset: str
+    format: str
+    variants: str
+    error: str = ""
+
+
+def _start(user_id: int, draft_param: str | None) -> Start:
+    with session_scope() as session:
+        profile = profiles.get_profile(session=session, user_id=user_id)
+        platform = profile.default_platform or FIRST_PLATFORM
+        if draft_param:
+            try:
+                draft = drafts.get_draft(
+                    session=session,
+                    user_id=user_id,
+                    draft_id=int(draft_param) if draft_param.isdigit() else None,
+                )
+            except DomainError as error:
+                return Start(None, "", "", platform, FIRST_PRESET, "video", "1", error.message)
+            if draft.submitted_at is None:
+                options = draft.options or {}
+                preset = options.get("preset") or FIRST_PRESET
+                return Start(
+                    draft_id=draft.id,
+                    title=draft.title,
+                    topic=draft.prompt,
+                    platform=draft.platform or platform,
+                    preset=preset,
+                    format=options.get("format") or PRESET_FORMATS[preset][0],
+                    variants=str(options.get("variants") or 1),
+                )
+        return Start(None, "", "", platform, FIRST_PRESET, "video", "1")
+
+
+def _quote(user_id: int, preset: str, variants: int) -> submit.Quote:
+    with session_scope() as session:
+        return submit.quote(
+            session=session, user_id=user_id, catalog=CATALOG, preset=preset, variants=variants
+        )
+
+
+@dataclass
+class DraftRow:
+    id: int
+    title: str
+    platform: str
+    updated: str
+    href: str
+
+
+def _open_drafts(user_id: int) -> list[DraftRow]:
+    with session_scope() as session:
+        return [
+            DraftRow(
+                id=draft.id or 0,
+                title=draft.title or draft.prompt[:60] or "Untitled draft",
+                platform=platform_name(draft.platform) if draft.platform else "No platform",
+                updated=when(draft.updated_at),
+                href=routes.draft_url(draft.id or 0),
+            )
+            for draft in drafts.open_drafts(session=session, user_id=user_id, limit=10)
+        ]
+
+
+class CreateState(LivePage, AuthState):
+    # The form as it starts (inputs are re-mounted with `form_key` when it is reset).
+    title: str = ""
+    topic: str = ""
+    platform: str = FIRST_PLATFORM
+    preset: str = FIRST_PRESET
+    format: str = "video"
+    variants: str = "1"
+    # One token per form: submitting it twice (a double click, a resent form) makes one job.
+    form_token: str = ""
+    form_key: int = 0
+    draft_id: str = ""
+    # The quote.
+    cost: int = 0
+    available: int = 0
+    pool_minutes_left: int = 0
+    pool_resets: str = ""
+    short_by: int = 0
+    error: str = ""
+    saved: str = ""
+    formats: list[str] = PRESET_FORMATS[FIRST_PRESET]
+    field_errors: dict[str, str] = {}
+    drafts: list[DraftRow] = []
+    _form_ready: bool = False
+
+    @rx.event
+    async def load(self):
+        self._form_ready = False
+        return await self._load_page()
+
+    async def _refresh_page(self, viewer: Viewer) -> None:
+        if not self._form_ready:
+            await self._start_form(viewer)
+        await self._refresh_quote(viewer)
+        self.drafts = await asyncio.to_thread(_open_drafts, viewer.user_id)
+
+    async def _start_form(self, viewer: Viewer) -> None:
+        param = self.router.url.query_parameters.get("draft")
+        start = await asyncio.to_thread(_start, viewer.user_id, param)
+        self.title, self.topic, self.platform = start.title, start.topic, start.platform
+        self.preset, self.format, self.variants = start.preset, start.format, start.variants
+        self.formats = PRESET_FORMATS[self.preset]
+        self.draft_id = str(start.draft_id or "")
+        self.error, self.field_errors, self.saved = start.error, {}, ""
+        self.form_token = secrets.token_urlsafe(16)
+        self.form_key += 1
+        self._form_ready = True
+
+    async def _refresh_quote(self, viewer: Viewer) -> None:
+        quote = await asyncio.to_thread(_quote, viewer.user_id, self.preset, int(self.variants))
+        self.cost, self.available = quote.cost, quote.available_credits
+        self.pool_minutes_left = quote.pool_minutes_left
+        self.pool_resets = f"{quote.pool_resets_at:%d %B %Y}"
+        self.short_by = max(0, quote.cost - quote.available_credits)
+
+    async def _choose(self, name: str, value: object, allowed: list[str], message: str):
+        viewer = await self._viewer()
+        if viewer is None:
+            return self._to_sign_in()
+        if not isinstance(value, str) or value not in allowed:
+            self.field_errors = {name: message}
+            return None
+        setattr(self, name, value)
+        self.formats = PRESET_FORMATS[self.preset]
+        if self.format not in self.formats:
+            self.format = self.formats[0]
+        self.field_errors = {}
+        await self._refresh_quote(viewer)
+        return None
+
+    @rx.event
+    async def choose_preset(self, value: str = ""):
+        return await self._choose("preset", value, list(PRESET_FORMATS), "Choose a listed preset")
+
+    @rx.event
+    async def choose_format(self, value: str = ""):
+        allowed = PRESET_FORMATS.get(self.preset, [])
+        return await self._choose("format", value, allowed, "This preset does not make that")
+
+    @rx.event
+    async def choose_variants(self, value: str = ""):
+        most = CATALOG.generation.max_variants
+        return await self._choose("variants", value, VARIANT_CHOICES, f"Choose 1 to {most}")
+
+    @rx.event
+    async def submit_form(self, form: dict | None = None):
+        """Submit the job, or save the form as a draft (`intent`)."""
+        viewer = await self._viewer()
+        if viewer is None:
+            return self._to_sign_in()
+        fields = read_payload(CreateForm, form)
+        if fields is None:
+            return bad_payload()
+        values = {
+            "title": fields.title,
+            "topic": fields.topic,
+            "platform": fields.platform,
+            "preset": fields.preset,
+            "format": fields.format,
+            "variants": _count(fields.variants),
+        }
+        draft_id = int(self.draft_id) if self.draft_id else None
+        if fields.intent == "draft":
+            return await self._save_draft(viewer, draft_id, values)
+
+        def work() -> int:
+            submitted = actions.submit_and_enqueue(
+                engine=None,
+                client=get_client(),
+                catalog=CATALOG,
+                user_id=viewer.user_id,
+                idempotency_key=fields.key,
+                draft_id=draft_id,
+                **values,
+            )
+            assert submitted.generation.id is not None
+            return submitted.generation.id
+
+        try:
+            generation_id = await asyncio.to_thread(work)
+        except DomainError as error:
+            self._refused(error)
+            return None
+        self.error, self.field_errors = "", {}
+        self._form_ready = False  # a new form (and token) when the member comes back
+        return rx.redirect(routes.review_path(generation_id))
+
+    def _refused(self, error: DomainError) -> None:
+        """A field's message by the field, anything else (a limit, credits) above the buttons."""
+        self.saved = ""
+        if error.field in FORM_FIELDS:
+            self.error, self.field_errors = "", {str(error.field): error.message}
+        else:
+            self.error, self.field_errors = error.message, {}
+
+    async def _save_draft(self, viewer: Viewer, draft_id: int | None, values: dict):
+        def work() -> int:
+            with session_scope() as session:
+                draft = drafts.save_draft(
+                    session=session,
+                    user_id=viewer.user_id,
+                    catalog=CATALOG,
+                    draft_id=draft_id,
+                    **values,
+                )
+                assert draft.id is not None
+                return draft.id
+
+        try:
+            saved_id = await asyncio.to_thread(work)
+        except DomainError as error:
+            self._refused(error)
+            return None
+        self.draft_id = str(saved_id)
+        self.error, self.field_errors, self.saved = "", {}, "Draft saved."
+        self.drafts = await asyncio.to_thread(_open_drafts, viewer.user_id)
+        return None
+
+    @rx.event
+    async def delete_draft(self, draft_id: int = 0):
+        viewer = await self._viewer()
+        if viewer is None:
+            return self._to_sign_in()
+
+        def work() -> None:
+            with session_scope() as session:
+                drafts.delete_draft(session=session, user_id=viewer.user_id, draft_id=draft_id)
+
+        try:
+            await asyncio.to_thread(work)
+        except DomainError as error:
+            self.error = error.message
+            return None
+        if self.draft_id == str(draft_id):
+            self.draft_id = ""
+        self.drafts = await asyncio.to_thread(_open_drafts, viewer.user_id)
+        return rx.toast.success("Draft deleted.")
+
+
+# --- The page -----------------------------------------------------------------------------------
+
+# The form has two ways out: the hidden `intent` says which button sent it.
+SAVE_AS_DRAFT = """
+const form = document.getElementById("create-form");
+const intent = document.getElementById("create-intent");
+intent.value = "draft";
+form.requestSubmit();
+intent.value = "submit";
+"""
+
+
+def _field_error(name: str) -> rx.Component:
+    return rx.cond(
+        CreateState.field_errors.contains(name),
+        rx.text(
+            CreateState.field_errors[name],
+            color_scheme="red",
+            size="1",
+            data_testid=f"error-{name}",
+        ),
+    )
+
+
+def _select(name: str, label: str, items: dict[str, str], **props) -> rx.Component:
+    return rx.vstack(
+        field_label(label, html_for=name),
+        rx.select.root(
+            rx.select.trigger(id=name, width="100%"),
+            rx.select.content(*[rx.select.item(text, value=code) for code, text in items.items()]),
+            name=name,
+            **props,
+        ),
+        _field_error(name),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _format_choice() -> rx.Component:
+    return rx.vstack(
+        rx.el.span("Format", id="format-label", style={"fontWeight": 500, "fontSize": "14px"}),
+        rx.radio_group.root(
+            rx.hstack(
+                *[
+                    rx.el.label(
+                        rx.hstack(
+                            rx.radio_group.item(
+                                value=code,
+                                disabled=~CreateState.formats.contains(code),
+                                aria_label=text,
+                            ),
+                            rx.text(text, size="2"),
+                            align="center",
+                            spacing="1",
+                        ),
+                    )
+                    for code, text in FORMAT_LABELS.items()
+                ],
+                spacing="4",
+            ),
+            name="format",
+            value=CreateState.format,
+            on_change=CreateState.choose_format,
+            aria_labelledby="format-label",
+        ),
+        _field_error("format"),
+        spacing="1",
+    )
+
+
+def _quote_card() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Cost", size="4"),
+            rx.hstack(
+                rx.text("This job costs", size="2"),
+                rx.text(CreateState.cost, weight="bold", data_testid="quote-cost"),
+                rx.text("credits.", size="2"),
+                spacing="1",
+                align="baseline",
+            ),
+            rx.hstack(
+                rx.text("You have", size="2"),
+                rx.text(CreateState.available, weight="bold", data_testid="quote-available"),
+                rx.text("credits available.", size="2"),
+                spacing="1",
+                align="baseline",
+            ),
+            rx.hstack(
+                rx.text("Your plan has", size="2"),
+                rx.text(CreateState.pool_minutes_left, weight="bold", data_testid="quote-pool"),
+                rx.text(
+                    "minutes of processing left this month (refills on ",
+                    CreateState.pool_resets,
+                    ").",
+                    size="2",
+                ),
+                spacing="1",
+                align="baseline",
+                wrap="wrap",
+            ),
+            rx.cond(
+                CreateState.short_by > 0,
+                rx.callout(
+                    rx.hstack(
+                        rx.text("You need ", CreateState.short_by, " more credits."),
+                        rx.link("Buy credits", href=routes.BILLING, underline="always"),
+                        spacing="2",
+                        wrap="wrap",
+                    ),
+                    icon="triangle-alert",
+                    color_scheme="amber",
+                    high_contrast=True,
+                    data_testid="quote-short",
+                ),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _form_card() -> rx.Component:
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.el.input(type="hidden", name="key", value=CreateState.form_token),
+                rx.el.input(
+                    type="hidden", name="intent", id="create-intent", default_value="submit"
+                ),
+                rx.vstack(
+                    field_label("Topic or description", html_for="topic"),
+                    rx.text_area(
+                        id="topic",
+                        name="topic",
+                        default_value=CreateState.topic,
+                        placeholder="What is the reel about?",
+                        rows="4",
+                        width="100%",
+                    ),
+                    _field_error("topic"),
+                    spacing="1",
+                    width="100%",
+                ),
+                rx.vstack(
+                    field_label("Title (optional)", html_for="title"),
+                    rx.input(
+                        id="title",
+                        name="title",
+                        default_value=CreateState.title,
+                        max_length=120,
+                        width="100%",
+                    ),
+                    _field_error("title"),
+                    spacing="1",
+                    width="100%",
+                ),
+                rx.grid(
+                    _select(
+                        "platform",
+                        "Platform",
+                        {code: p.name for code, p in CATALOG.platforms.items()},
+                        default_value=CreateState.platform,
+                    ),
+                    _select(
+                        "preset",
+                        "Preset",
+                        {
+                            code: f"{p.name}: {p.description} ({p.credits_per_variant} credits)"
+                            for code, p in CATALOG.presets.items()
+                        },
+                        value=CreateState.preset,
+                        on_change=CreateState.choose_preset,
+                    ),
+                    _select(
+                        "variants",
+                        "Variants",
+                        {n: n for n in VARIANT_CHOICES},
+                        value=CreateState.variants,
+                        on_change=CreateState.choose_variants,
+                    ),
+                    columns=rx.breakpoints(initial="1", sm="3"),
+                    spacing="3",
+                    width="100%",
+                ),
+                _format_choice(),
+                rx.cond(
+                    CreateState.error != "",
+                    rx.callout(
+                        CreateState.error,
+                        icon="circle-alert",
+                        color_scheme="red",
+                        role="alert",
+                        data_testid="create-error",
+                        width="100%",
+                    ),
+                ),
+                rx.hstack(
+                    rx.button(
+                        rx.icon("sparkles", size=16),
+                        "Create",
+                        type="submit",
+                        data_testid="create-submit",
+                    ),
+                    rx.button(
+                        "Save as draft",
+                        type="button",
+                        variant="soft",
+                        on_click=rx.call_script(SAVE_AS_DRAFT),
+                        data_testid="save-draft",
+                    ),
+                    status_text(CreateState.saved, "draft-saved", error=False),
+                    align="center",
+                    wrap="wrap",
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            id="create-form",
+            on_submit=CreateState.submit_form,
+            key=CreateState.form_key,
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _draft_row(draft: rx.Var) -> rx.Component:
+    return rx.hstack(
+        rx.vstack(
+            rx.link(draft.title, href=draft.href, weight="medium"),
+            rx.text(draft.platform, " · saved ", draft.updated, size="1", color_scheme="gray"),
+            spacing="0",
+        ),
+        rx.spacer(),
+        rx.icon_button(
+            rx.icon("trash-2", size=14),
+            variant="ghost",
+            color_scheme="gray",
+            aria_label="Delete draft " + draft.title,
+            on_click=CreateState.delete_draft(draft.id),
+        ),
+        width="100%",
+        align="center",
+        data_testid="draft-row",
+    )
+
+
+def _drafts_card() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Your drafts", size="4"),
+            rx.cond(
+                CreateState.drafts.length() > 0,
+                rx.foreach(CreateState.drafts, _draft_row),
+                rx.text("No drafts. Save a form as a draft to finish it later.", size="2"),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def create_page() -> rx.Component:
+    return shell(
+        page_heading("Create", "A new short video or image, rendered while you watch."),
+        rx.grid(
+            _form_card(),
+            rx.vstack(_quote_card(), _drafts_card(), spacing="4", width="100%"),
+            columns=rx.breakpoints(initial="1", lg="2"),
+            spacing="4",
+            width="100%",
+        ),
+        live=CreateState,
+    )

@@ -1,0 +1,450 @@
+"""Library: the member's saved results as a grid of thumbnails; filter by platform, format and
+tag, search title and tags, page by cursor (stable while new results arrive); rename, tag,
+delete; download, which counts as an export of the month."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+
+import reflex as rx
+
+from dashboard_app.db import session_scope
+from dashboard_app.domain.catalog import get_catalog
+from dashboard_app.domain.errors import DomainError
+from dashboard_app.domain.generation import downloads, library
+from dashboard_app.models import Asset
+from dashboard_app.web.components.cards import page_heading
+from dashboard_app.web.components.forms import field_label
+from dashboard_app.web.components.jobs import FORMAT_LABELS, platform_name, when
+from dashboard_app.web.layout import shell
+from dashboard_app.web.media import MediaLinks, download_link
+from dashboard_app.web.state.auth import AuthState, LivePage, Viewer
+from dashboard_app.web.state.payloads import Payload, bad_payload, read_payload
+
+CATALOG = get_catalog()
+PAGE_SIZE = 24
+ANY = "any"  # a select's "no filter" (Radix selects cannot hold an empty value)
+PLATFORM_CHOICES = {ANY: "All platforms", **{c: p.name for c, p in CATALOG.platforms.items()}}
+FORMAT_CHOICES = {ANY: "All formats", "video": "Videos", "image": "Images"}
+
+
+@dataclass
+class LibraryCard:
+    id: int
+    title: str
+    tags: str
+    platform: str
+    kind: str
+    saved: str
+    thumbnail_url: str
+
+
+class Filters(Payload):
+    search: str = ""
+    platform: str = ANY
+    kind: str = ANY
+    tag: str = ""
+
+
+class EditForm(Payload):
+    asset_id: int | str = ""
+    title: str = ""
+    tags: str = ""
+
+
+def _filters(filters: Filters) -> dict[str, object]:
+    """The library's filters from the form (`None`: not filtered)."""
+    return {
+        "search": filters.search.strip() or None,
+        "platform": None if filters.platform == ANY else filters.platform,
+        "kind": None if filters.kind == ANY else filters.kind,
+        "tag": filters.tag.strip() or None,
+    }
+
+
+def _card(asset: Asset, media: MediaLinks) -> LibraryCard:
+    return LibraryCard(
+        id=asset.id or 0,
+        title=asset.title,
+        tags=", ".join(asset.tags or []),
+        platform=platform_name(asset.platform),
+        kind=FORMAT_LABELS.get(asset.kind, asset.kind),
+        saved=when(asset.saved_at),
+        thumbnail_url=media.link(asset, "thumbnail"),
+    )
+
+
+def _fetch(
+    user_id: int, filters: dict[str, object], cursor: str | None, links: dict[str, list]
+) -> tuple[list[LibraryCard], str | None, dict[str, list]]:
+    media = MediaLinks(user_id, links)
+    with session_scope() as session:
+        page = library.list_library(
+            session=session,
+            user_id=user_id,
+            catalog=CATALOG,
+            cursor=cursor,
+            limit=PAGE_SIZE,
+            **filters,
+        )
+        return [_card(asset, media) for asset in page.items], page.next_cursor, media.kept
+
+
+class LibraryState(LivePage, AuthState):
+    items: list[LibraryCard] = []
+    has_more: bool = False
+    search: str = ""
+    platform: str = ANY
+    kind: str = ANY
+    tag: str = ""
+    error: str = ""
+    message: str = ""
+    filter_key: int = 0
+    # One token per download button press: the same press sent twice counts one export.
+    download_token: str = ""
+    _filters: dict[str, object] = {}
+    _cursor: str | None = None
+    _first_page_cursor: str | None = None
+    _links: dict[str, list] = {}
+
+    @rx.event
+    async def load(self):
+        self.error, self.message = "", ""
+        self.download_token = secrets.token_urlsafe(16)
+        return await self._load_page()
+
+    async def _refresh_page(self, viewer: Viewer) -> None:
+        """The first page read again; pages loaded below it stay, without repeats, and
+        `load_more` goes on from where they end."""
+        fresh, cursor, self._links = await asyncio.to_thread(
+            _fetch, viewer.user_id, self._filters, None, self._links
+        )
+        more_loaded = len(self.items) > PAGE_SIZE
+        if not more_loaded:
+            self.items, self._cursor = fresh, cursor
+        else:
+            seen = {card.id for card in fresh}
+            self.items = fresh + [c for c in self.items[PAGE_SIZE:] if c.id not in seen]
+        self.has_more = self._cursor is not None
+
+    @rx.event
+    async def apply_filters(self, form: dict | None = None):
+        viewer = await self._viewer()
+        if viewer is None:
+            return self._to_sign_in()
+        filters = read_payload(Filters, form)
+        if filters is None:
+            return bad_payload()
+        await self._apply(viewer, filters)
+        return None
+
+    @rx.event
+    async def clear_filters(self):
+        viewer = await self._viewer()
+        if viewer is None:
+            return self._to_sign_in()
+        self.filter_key += 1  # the form's inputs show the cleared values
+        await self._apply(viewer, Filters())
+        return None
+
+    async def _apply(self, viewer: Viewer, filters: Filters) -> None:
+        wanted = _filters(filters)
+        try:
+            items, cursor, self._links = await asyncio.to_thread(
+                _fetch, viewer.user_id, wanted, None, self._links
+            )
+        except DomainError as error:
+            self.error = error.message
+            return
+        self.search, self.platform, self.kind, self.tag = (
+            filters.search,
+            filters.platform,
+            filters.kind,
+            filters.tag,
+        )
+        self.error, self._filters = "", wanted
+        self.items, self._cursor, self.has_more = items, cursor, cursor is not None
+
+    @rx.event
+    async def load_more(self):
+        viewer = await self._viewer()
+        if viewer is None:
+            return self._to_sign_in()
+        if self._cursor is None:
+            return None
+        try:
+            items, cursor, self._links = await asyncio.to_thread(
+                _fetch, viewer.user_id, self._filters, self._cursor, self._links
+            )
+        except DomainError as error:
+            self.error = error.message
+            return None
+        seen = {card.id for card in self.items}
+        self.items = self.items + [card for card in items if card.id not in seen]
+        self._cursor, self.has_more = cursor, cursor is not None
+        return None
+
+    @rx.event
+    async def save_edit(self, form: dict | None = None):
+        viewer = await self._viewer()
+        if viewer is None:
+            return self._to_sign_in()
+        fields = read_payload(EditForm, form)
+        if fields is None:
+            return bad_payload()
+        asset_id = int(fields.asset_id) if str(fields.asset_id).isdigit() else fields.asset_id
+        tags = [tag for tag in fields.tags.split(",") if tag.strip()]
+
+        def work() -> None:
+            with session_scope() as session:
+                library.edit_asset(
+                    session=session,
+                    user_id=viewer.user_id,
+                    asset_id=asset_id,
+                    title=fields.title,
+                    tags=tags,
+                )
+
+        try:
+            await asyncio.to_thread(work)
+        except DomainError as error:
+            self.error = error.message
+            return None
+        self.error = ""
+        await self._refresh_page(viewer)
+        return rx.toast.success("Saved.")
+
+    @rx.event
+    async def delete(self, asset_id: int = 0):
+        viewer = await self._viewer()
+        if viewer is None:
+            return self._to_sign_in()
+
+        def work() -> None:
+            with session_scope() as session:
+                library.delete_asset(session=session, user_id=viewer.user_id, asset_id=asset_id)
+
+        try:
+            await asyncio.to_thread(work)
+        except DomainError as error:
+            self.error = error.message
+            return None
+        self.error = ""
+        self.items = [card for card in self.items if card.id != asset_id]
+        return rx.toast.success("Deleted from your library.")
+
+    @rx.event
+    async def download(self, asset_id: int = 0, request_id: str = ""):
+        """Count one export (refused past the month's limit, with when it resets) and hand the
+        browser a link that downloads the file."""
+        viewer = await self._viewer()
+        if viewer is None:
+            return self._to_sign_in()
+
+        def work() -> str:
+            with session_scope() as session:
+                grant = downloads.start_download(
+                    session=session,
+                    user_id=viewer.user_id,
+                    asset_id=asset_id,
+                    catalog=CATALOG,
+                    request_id=request_id,
+                )
+            return download_link(viewer.user_id, grant)
+
+        try:
+            url = await asyncio.to_thread(work)
+        except DomainError as error:
+            self.message = error.message
+            return None
+        self.message = ""
+        self.download_token = secrets.token_urlsafe(16)
+        return rx.download(url=url)
+
+
+# --- The page -----------------------------------------------------------------------------------
+
+
+def _filter_select(name: str, label: str, choices: dict[str, str], value: rx.Var) -> rx.Component:
+    return rx.vstack(
+        field_label(label, html_for=f"filter-{name}"),
+        rx.select.root(
+            rx.select.trigger(id=f"filter-{name}"),
+            rx.select.content(
+                *[rx.select.item(text, value=code) for code, text in choices.items()]
+            ),
+            name=name,
+            default_value=value,
+        ),
+        spacing="1",
+    )
+
+
+def _filters_bar() -> rx.Component:
+    return rx.form(
+        rx.hstack(
+            rx.vstack(
+                field_label("Search", html_for="filter-search"),
+                rx.input(
+                    id="filter-search",
+                    name="search",
+                    default_value=LibraryState.search,
+                    placeholder="Title or tag",
+                    max_length=200,
+                ),
+                spacing="1",
+            ),
+            _filter_select("platform", "Platform", PLATFORM_CHOICES, LibraryState.platform),
+            _filter_select("kind", "Format", FORMAT_CHOICES, LibraryState.kind),
+            rx.vstack(
+                field_label("Tag", html_for="filter-tag"),
+                rx.input(
+                    id="filter-tag", name="tag", default_value=LibraryState.tag, max_length=40
+                ),
+                spacing="1",
+            ),
+            rx.button("Apply", type="submit", data_testid="library-apply"),
+            rx.button("Clear", type="button", variant="soft", on_click=LibraryState.clear_filters),
+            align="end",
+            wrap="wrap",
+            spacing="3",
+        ),
+        on_submit=LibraryState.apply_filters,
+        key=LibraryState.filter_key,
+        margin_bottom="1rem",
+    )
+
+
+def _edit_dialog(card: rx.Var) -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.trigger(
+            rx.button("Edit", size="1", variant="soft", data_testid="library-edit"),
+        ),
+        rx.dialog.content(
+            rx.dialog.title("Edit " + card.title),
+            rx.dialog.description("Rename it and give it tags, separated by commas.", size="2"),
+            rx.form(
+                rx.vstack(
+                    rx.el.input(type="hidden", name="asset_id", value=card.id.to(str)),
+                    field_label("Title", html_for="edit-title-" + card.id.to(str)),
+                    rx.input(
+                        id="edit-title-" + card.id.to(str),
+                        name="title",
+                        default_value=card.title,
+                        max_length=120,
+                        width="100%",
+                    ),
+                    field_label("Tags", html_for="edit-tags-" + card.id.to(str)),
+                    rx.input(
+                        id="edit-tags-" + card.id.to(str),
+                        name="tags",
+                        default_value=card.tags,
+                        placeholder="morning, calm",
+                        width="100%",
+                    ),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Cancel", type="button", variant="soft")),
+                        rx.dialog.close(rx.button("Save", type="submit")),
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="2",
+                ),
+                on_submit=LibraryState.save_edit,
+            ),
+        ),
+    )
+
+
+def _library_card(card: rx.Var) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.image(
+                src=card.thumbnail_url,
+                alt=card.title,
+                width="100%",
+                style={"aspectRatio": "9 / 16", "objectFit": "cover", "borderRadius": "6px"},
+            ),
+            rx.text(card.title, weight="medium", data_testid="library-title"),
+            rx.text(card.platform, " · ", card.kind, size="1", color_scheme="gray"),
+            rx.cond(card.tags != "", rx.text(card.tags, size="1", data_testid="library-tags")),
+            rx.hstack(
+                rx.button(
+                    rx.icon("download", size=14),
+                    "Download",
+                    size="1",
+                    on_click=LibraryState.download(card.id, LibraryState.download_token),
+                    data_testid="library-download",
+                ),
+                _edit_dialog(card),
+                rx.button(
+                    "Delete",
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=LibraryState.delete(card.id),
+                    aria_label="Delete " + card.title,
+                    data_testid="library-delete",
+                ),
+                wrap="wrap",
+                spacing="2",
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        data_testid="library-item",
+        width="100%",
+    )
+
+
+def library_page() -> rx.Component:
+    return shell(
+        page_heading("Library", "The results you saved, newest first."),
+        _filters_bar(),
+        rx.cond(
+            LibraryState.error != "",
+            rx.callout(
+                LibraryState.error,
+                icon="circle-alert",
+                color_scheme="red",
+                role="alert",
+                data_testid="library-error",
+                margin_bottom="1rem",
+            ),
+        ),
+        rx.cond(
+            LibraryState.message != "",
+            rx.callout(
+                LibraryState.message,
+                icon="info",
+                color_scheme="amber",
+                high_contrast=True,
+                role="alert",
+                data_testid="library-message",
+                margin_bottom="1rem",
+            ),
+        ),
+        rx.cond(
+            LibraryState.items.length() > 0,
+            rx.grid(
+                rx.foreach(LibraryState.items, _library_card),
+                columns=rx.breakpoints(initial="2", sm="3", lg="4"),
+                spacing="4",
+                width="100%",
+            ),
+            rx.text(
+                "Nothing here yet. Save a result from its review page to keep it.",
+                color_scheme="gray",
+                data_testid="library-empty",
+            ),
+        ),
+        rx.cond(
+            LibraryState.has_more,
+            rx.button(
+                "Load more", on_click=LibraryState.load_more, variant="soft", margin_top="1rem"
+            ),
+        ),
+        live=LibraryState,
+    )
