@@ -55,3 +55,66 @@ def count_rows(engine: Engine, model: type, *conditions: object) -> int:
 
     with session_scope(engine) as session:
         return session.exec(select(func.count()).select_from(model).where(*conditions)).one()
+
+
+def delivered_result(
+    engine: Engine,
+    member_id: int,
+    *,
+    title: str,
+    platform: str = "tiktok",
+    kind: str = "video",
+    saved: bool = True,
+) -> tuple[int, int, int]:
+    """A finished generation with one variant whose result is stored (and saved to the
+    library): (generation id, variant id, asset id). No file is written."""
+    from dashboard_app.domain.generation import review
+    from dashboard_app.models import Asset, Generation, Variant
+    from dashboard_app.models.base import utcnow
+
+    extension = "mp4" if kind == "video" else "jpg"
+    with session_scope(engine) as session:
+        generation = Generation(
+            user_id=member_id,
+            idempotency_key=f"{member_id}:delivered-{uuid.uuid4().hex}",
+            status="succeeded",
+            progress=100,
+            title=title,
+            prompt=f"All about {title}",
+            platform=platform,
+            preset="neon",
+            format=kind,
+            credits_cost=10,
+            finished_at=utcnow(),
+        )
+        session.add(generation)
+        session.flush()
+        asset = Asset(
+            owner_id=member_id,
+            generation_id=generation.id,
+            kind=kind,
+            title=title,
+            search_text=title.lower(),
+            storage_key=f"generations/{generation.id}/v1/r0/media.{extension}",
+            thumbnail_key=f"generations/{generation.id}/v1/r0/thumbnail.webp",
+            content_type="video/mp4" if kind == "video" else "image/jpeg",
+            platform=platform,
+            preset="neon",
+        )
+        session.add(asset)
+        session.flush()
+        variant = Variant(
+            generation_id=generation.id,
+            status="succeeded",
+            progress=100,
+            asset_id=asset.id,
+            credits_cost=10,
+            reservation_reference=f"generation:{generation.id}",
+        )
+        session.add(variant)
+        session.flush()
+        ids = (generation.id, variant.id, asset.id)
+    if saved:
+        with session_scope(engine) as session:
+            review.save_variant(session=session, user_id=member_id, variant_id=ids[1])
+    return ids  # type: ignore[return-value]

@@ -18,13 +18,36 @@ import dashboard_app.dashboard_app  # noqa: F401  (registers every page state)
 from dashboard_app.db import session_scope
 from dashboard_app.domain import credits, profiles
 from dashboard_app.domain.catalog import get_catalog
-from dashboard_app.models import AuditEntry, CreditEntry, Order, Profile, User, UserSession
+from dashboard_app.domain.generation import drafts, library
+from dashboard_app.models import (
+    Asset,
+    AuditEntry,
+    CreditEntry,
+    Draft,
+    Generation,
+    Order,
+    Profile,
+    UsageEntry,
+    User,
+    UserSession,
+    Variant,
+)
 from dashboard_app.web.pages.billing import OrderDetailState
+from dashboard_app.web.pages.create import CreateState
 from dashboard_app.web.pages.history import HistoryState
+from dashboard_app.web.pages.jobs import JobsState
+from dashboard_app.web.pages.library import LibraryState
 from dashboard_app.web.pages.profile import ProfileState
+from dashboard_app.web.pages.review import ReviewState
 from dashboard_app.web.state.auth import AuthState
 from dashboard_app.web.state.payloads import BAD_PAYLOAD
-from tests.factories import DEFAULT_PASSWORD, count_rows, create_member, unique_email
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    count_rows,
+    create_member,
+    delivered_result,
+    unique_email,
+)
 from tests.support.servers import wait_for
 from tests.support.stripe import paid_checkout
 from tests.support.tab import TabReplies, sign_in_cookie, talk_now
@@ -35,11 +58,16 @@ TICK = "2026-11-23T20:00:00.000Z"  # what the page's clock sends poll_live
 
 @dataclass
 class World:
-    """The victim and her data; the attacker's own address for the email change."""
+    """The victim and her data (an order, a job with its variant and saved result, a draft);
+    the attacker's own address for the email change."""
 
     victim: User
     order_id: int
     checkout_id: str
+    generation_id: int
+    variant_id: int
+    asset_id: int
+    draft_id: int
     private: list[str]
     attacker_new_email: str = field(default_factory=lambda: unique_email("moved"))
 
@@ -71,6 +99,27 @@ def profile_form(world: World) -> dict[str, object]:
         "default_platform": "TikTok",
         "email_notifications": "on",
     }
+
+
+def create_form(world: World) -> dict[str, object]:
+    return {
+        "intent": "submit",
+        "key": "attacker-form-0001",
+        "title": "An attacker's reel",
+        "topic": "Anything at all",
+        "platform": "tiktok",
+        "preset": "neon",
+        "format": "video",
+        "variants": "2",
+    }
+
+
+def ticked(path: Callable[[World], str]) -> Recipe:
+    return Recipe(TICKED.payload, path, TICKED.optional)
+
+
+def review_of(world: World) -> str:
+    return f"/review/{world.generation_id}"
 
 
 TICKED = Recipe(payload=lambda world: {"_tick": TICK}, optional=frozenset({"_tick"}))
@@ -124,6 +173,44 @@ RECIPES: dict[str, Recipe] = {
     "OrderDetailState.load": Recipe(path=lambda world: f"/billing/orders/{world.order_id}"),
     "OrderDetailState.poll_live": Recipe(
         TICKED.payload, lambda world: f"/billing/orders/{world.order_id}", TICKED.optional
+    ),
+    # Generation: every id is the victim's.
+    "CreateState.load": Recipe(path=lambda world: f"/create?draft={world.draft_id}"),
+    "CreateState.poll_live": ticked(page("/create")),
+    "CreateState.choose_preset": Recipe(lambda world: {"value": "clean"}, page("/create")),
+    "CreateState.choose_format": Recipe(lambda world: {"value": "image"}, page("/create")),
+    "CreateState.choose_variants": Recipe(lambda world: {"value": "3"}, page("/create")),
+    "CreateState.submit_form": Recipe(lambda world: {"form": create_form(world)}, page("/create")),
+    "CreateState.delete_draft": Recipe(lambda world: {"draft_id": world.draft_id}, page("/create")),
+    "ReviewState.load": Recipe(path=review_of),
+    "ReviewState.poll_live": ticked(review_of),
+    "ReviewState.cancel": Recipe(path=review_of),
+    "ReviewState.retry": Recipe(path=review_of),
+    "ReviewState.regenerate": Recipe(lambda world: {"variant_id": world.variant_id}, review_of),
+    "ReviewState.save": Recipe(lambda world: {"variant_id": world.variant_id}, review_of),
+    "JobsState.load": Recipe(path=page("/jobs")),
+    "JobsState.poll_live": ticked(page("/jobs")),
+    "JobsState.filter_by": Recipe(lambda world: {"label": "Ready"}, page("/jobs")),
+    "JobsState.load_more": Recipe(path=page("/jobs")),
+    "JobsState.retry": Recipe(lambda world: {"generation_id": world.generation_id}, page("/jobs")),
+    "LibraryState.load": Recipe(path=page("/library")),
+    "LibraryState.poll_live": ticked(page("/library")),
+    "LibraryState.apply_filters": Recipe(
+        lambda world: {
+            "form": {"search": "Victoria", "platform": "tiktok", "kind": "video", "tag": "secret"}
+        },
+        page("/library"),
+    ),
+    "LibraryState.clear_filters": Recipe(path=page("/library")),
+    "LibraryState.load_more": Recipe(path=page("/library")),
+    "LibraryState.save_edit": Recipe(
+        lambda world: {"form": {"asset_id": str(world.asset_id), "title": "Stolen", "tags": "x"}},
+        page("/library"),
+    ),
+    "LibraryState.delete": Recipe(lambda world: {"asset_id": world.asset_id}, page("/library")),
+    "LibraryState.download": Recipe(
+        lambda world: {"asset_id": world.asset_id, "request_id": "attacker-download-1"},
+        page("/library"),
     ),
 }
 
@@ -204,11 +291,39 @@ def world(app) -> World:
         order_id = session.exec(select(Order.id).where(Order.user_id == victim.id)).one()
         available = credits.get_balances(session=session, user_id=victim.id).available
     assert available == 61_403 + get_catalog().packs["starter"].credits
+    generation_id, variant_id, asset_id = delivered_result(
+        app.engine, victim.id, title="Victoria's confidential reel"
+    )
+    with session_scope(app.engine) as session:
+        library.edit_asset(
+            session=session,
+            user_id=victim.id,
+            asset_id=asset_id,
+            title="Victoria's confidential reel",
+            tags=["secret"],
+        )
+        draft_id = drafts.save_draft(
+            session=session, user_id=victim.id, catalog=get_catalog(), topic="An old idea"
+        ).id
+        # One the sweep's own calls leave alone (delete_draft takes the first): her drafts list
+        # shows it to her, and to nobody else.
+        drafts.save_draft(
+            session=session,
+            user_id=victim.id,
+            catalog=get_catalog(),
+            topic="Victoria's unannounced product launch",
+        )
     return World(
         victim=victim,
         order_id=order_id,
         checkout_id=checkout_id,
+        generation_id=generation_id,
+        variant_id=variant_id,
+        asset_id=asset_id,
+        draft_id=draft_id,
         private=[
+            "Victoria's confidential reel",
+            "unannounced product launch",
             victim.email,
             "Victoria Target",
             "Hidden Lane",
@@ -240,6 +355,25 @@ def snapshot(engine, user_id: int) -> dict[str, object]:
                 select(AuditEntry.id).where(AuditEntry.subject_user_id == user_id)
             ).all(),
             "balance": credits.get_balances(session=session, user_id=user_id),
+            "jobs": session.exec(
+                select(Generation.id, Generation.status, Generation.attempt).where(
+                    Generation.user_id == user_id
+                )
+            ).all(),
+            "variants": session.exec(
+                select(Variant.id, Variant.status, Variant.revision)
+                .join(Generation, Generation.id == Variant.generation_id)
+                .where(Generation.user_id == user_id)
+            ).all(),
+            "assets": [
+                (a.id, a.title, a.tags, a.saved_at, a.deleted_at)
+                for a in session.exec(select(Asset).where(Asset.owner_id == user_id))
+            ],
+            "drafts": [
+                (d.id, d.prompt, d.options, d.submitted_at)
+                for d in session.exec(select(Draft).where(Draft.user_id == user_id))
+            ],
+            "usage": session.exec(select(UsageEntry.id).where(UsageEntry.user_id == user_id)).all(),
         }
 
 
@@ -291,6 +425,9 @@ def test_every_handler_called_by_a_member_touches_only_their_own_account(app, wo
     assert sent[f"{HistoryState.get_full_name()}.filter_label_rx_state_"] == "Purchase"
     assert world.attacker_new_email in sent[f"{ProfileState.get_full_name()}.email_sent_rx_state_"]
     assert sent[f"{OrderDetailState.get_full_name()}.missing_rx_state_"] is True
+    assert sent[f"{ReviewState.get_full_name()}.missing_rx_state_"] is True
+    assert sent[f"{JobsState.get_full_name()}.filter_label_rx_state_"] == "Ready"
+    assert sent[f"{LibraryState.get_full_name()}.items_rx_state_"] == []
 
 
 def test_the_sweep_sees_private_data_when_it_is_sent(app, world) -> None:
@@ -312,7 +449,9 @@ def bad_shapes(recipe: Recipe, world: World) -> list[object]:
     for name, value in real.items():
         if name not in recipe.optional:
             shapes.append({key: v for key, v in real.items() if key != name})
-        for wrong in (None, 42, [1, 2]):
+        # An id is a whole number: 42 is one, a word or a fraction is not.
+        wrongs = (None, "forty-two", [1, 2], 2.5) if isinstance(value, int) else (None, 42, [1, 2])
+        for wrong in wrongs:
             shapes.append({**real, name: wrong})
         if isinstance(value, dict):
             shapes.append({**real, name: dict.fromkeys(value, 7)})
@@ -418,3 +557,116 @@ def test_buying_something_not_in_the_catalog_gets_a_message_and_changes_nothing(
         count_rows(app.engine, User, User.id == member.id, User.stripe_customer_id.is_not(None))
         == 0
     )
+
+
+# --- Generation ---------------------------------------------------------------------------------
+
+MISSING_ID = 987_654_321
+
+
+def answer(app, cookie: str, state, handler: str, payload: dict, path: str, var: str) -> object:
+    """What the page shows in `var` after `handler` is called from the page at `path`."""
+    replies = talk_now(
+        app.base_url,
+        cookie=cookie,
+        calls=[
+            (f"{state.get_full_name()}.load", {}, path),
+            (f"{state.get_full_name()}.{handler}", payload, path),
+        ],
+    )
+    return replies.sent_vars().get(f"{state.get_full_name()}.{var}_rx_state_")
+
+
+def test_another_members_job_variant_asset_and_draft_get_the_answer_of_a_missing_one(
+    app, world
+) -> None:
+    member = create_member(app.engine, credits_granted=500)
+    cookie = sign_in_cookie(app.base_url, member.email)
+    before = snapshot(app.engine, world.victim.id)
+    theirs, missing = world, MISSING_ID
+    cases = [  # state, handler, payload for an id, page for an id, the var that answers
+        (ReviewState, "cancel", lambda i: {}, lambda i: f"/review/{i}", "missing"),
+        (ReviewState, "regenerate", lambda i: {"variant_id": i}, lambda i: "/review/1", "message"),
+        (ReviewState, "save", lambda i: {"variant_id": i}, lambda i: "/review/1", "message"),
+        (JobsState, "retry", lambda i: {"generation_id": i}, lambda i: "/jobs", "error"),
+        (LibraryState, "delete", lambda i: {"asset_id": i}, lambda i: "/library", "error"),
+        (
+            LibraryState,
+            "download",
+            lambda i: {"asset_id": i, "request_id": "probe-download-1"},
+            lambda i: "/library",
+            "message",
+        ),
+        (
+            LibraryState,
+            "save_edit",
+            lambda i: {"form": {"asset_id": str(i), "title": "Mine now", "tags": ""}},
+            lambda i: "/library",
+            "error",
+        ),
+        (CreateState, "delete_draft", lambda i: {"draft_id": i}, lambda i: "/create", "error"),
+        (CreateState, "poll_live", lambda i: {}, lambda i: f"/create?draft={i}", "error"),
+    ]
+    ids = {
+        "cancel": theirs.generation_id,
+        "retry": theirs.generation_id,
+        "regenerate": theirs.variant_id,
+        "save": theirs.variant_id,
+        "delete": theirs.asset_id,
+        "download": theirs.asset_id,
+        "save_edit": theirs.asset_id,
+        "delete_draft": theirs.draft_id,
+        "poll_live": theirs.draft_id,
+    }
+    for state, handler, payload, path, var in cases:
+        mine = answer(app, cookie, state, handler, payload(ids[handler]), path(ids[handler]), var)
+        absent = answer(app, cookie, state, handler, payload(missing), path(missing), var)
+        assert mine == absent and mine not in ("", None, False), (handler, mine, absent)
+    assert snapshot(app.engine, world.victim.id) == before
+
+
+BAD_FORMS = [  # (what is wrong, the form's changed fields, the message or field that answers)
+    ("an empty topic", {"topic": "   "}, "topic"),
+    ("a 10,000-character topic", {"topic": "x" * 10_000}, "topic"),
+    ("an unknown platform", {"platform": "myspace"}, "platform"),
+    ("an unknown preset", {"preset": "gold"}, "preset"),
+    ("0 variants", {"variants": "0"}, "variants"),
+    ("50 variants", {"variants": "50"}, "variants"),
+    ("variants in words", {"variants": "three"}, "variants"),
+    ("a fraction of a variant", {"variants": 2.5}, BAD_PAYLOAD),
+    ("variants as a list", {"variants": [1, 2]}, BAD_PAYLOAD),
+    ("an unknown format", {"format": "gif"}, "format"),
+    ("no form token", {"key": ""}, "This form has expired"),
+]
+
+
+@pytest.mark.parametrize(
+    ("wrong", "changes", "answered_by"), BAD_FORMS, ids=[b[0] for b in BAD_FORMS]
+)
+def test_bad_create_input_over_the_websocket_gets_a_message_and_creates_nothing(
+    app, wrong: str, changes: dict, answered_by: str
+) -> None:
+    member = create_member(app.engine, credits_granted=500)
+    cookie = sign_in_cookie(app.base_url, member.email)
+    state = CreateState.get_full_name()
+    form = {**create_form(None), **changes}  # type: ignore[arg-type]
+    replies = talk_now(
+        app.base_url,
+        cookie=cookie,
+        calls=[
+            (f"{state}.load", {}, "/create"),
+            (f"{state}.submit_form", {"form": form}, "/create"),
+        ],
+    )
+    sent = replies.sent_vars()
+    if answered_by == BAD_PAYLOAD:
+        assert BAD_PAYLOAD in replies.text()
+    elif answered_by.islower():
+        assert answered_by in sent[f"{state}.field_errors_rx_state_"], sent
+    else:
+        assert answered_by in sent[f"{state}.error_rx_state_"]
+    assert "redirect" not in replies.text()
+    for model in (Generation, Draft):
+        assert count_rows(app.engine, model, model.user_id == member.id) == 0
+    with session_scope(app.engine) as session:
+        assert credits.get_balances(session=session, user_id=member.id).reserved == 0

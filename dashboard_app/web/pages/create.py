@@ -186,6 +186,8 @@ class CreateState(LivePage, AuthState):
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
+        if value is None:
+            return bad_payload()
         if not isinstance(value, str) or value not in allowed:
             self.field_errors = {name: message}
             return None
@@ -198,16 +200,16 @@ class CreateState(LivePage, AuthState):
         return None
 
     @rx.event
-    async def choose_preset(self, value: str = ""):
+    async def choose_preset(self, value: str | None = None):
         return await self._choose("preset", value, list(PRESET_FORMATS), "Choose a listed preset")
 
     @rx.event
-    async def choose_format(self, value: str = ""):
+    async def choose_format(self, value: str | None = None):
         allowed = PRESET_FORMATS.get(self.preset, [])
         return await self._choose("format", value, allowed, "This preset does not make that")
 
     @rx.event
-    async def choose_variants(self, value: str = ""):
+    async def choose_variants(self, value: str | None = None):
         most = CATALOG.generation.max_variants
         return await self._choose("variants", value, VARIANT_CHOICES, f"Choose 1 to {most}")
 
@@ -286,10 +288,12 @@ class CreateState(LivePage, AuthState):
         return None
 
     @rx.event
-    async def delete_draft(self, draft_id: int = 0):
+    async def delete_draft(self, draft_id: int | None = None):
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
+        if draft_id is None:
+            return bad_payload()
 
         def work() -> None:
             with session_scope() as session:

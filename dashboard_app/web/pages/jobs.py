@@ -136,10 +136,12 @@ class JobsState(LivePage, AuthState):
         return None
 
     @rx.event
-    async def retry(self, generation_id: int = 0):
+    async def retry(self, generation_id: int | None = None):
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
+        if generation_id is None:
+            return bad_payload()
 
         def work() -> None:
             actions.retry(

@@ -217,10 +217,12 @@ class LibraryState(LivePage, AuthState):
         return rx.toast.success("Saved.")
 
     @rx.event
-    async def delete(self, asset_id: int = 0):
+    async def delete(self, asset_id: int | None = None):
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
+        if asset_id is None:
+            return bad_payload()
 
         def work() -> None:
             with session_scope() as session:
@@ -236,12 +238,14 @@ class LibraryState(LivePage, AuthState):
         return rx.toast.success("Deleted from your library.")
 
     @rx.event
-    async def download(self, asset_id: int = 0, request_id: str = ""):
+    async def download(self, asset_id: int | None = None, request_id: str | None = None):
         """Count one export (refused past the month's limit, with when it resets) and hand the
         browser a link that downloads the file."""
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
+        if asset_id is None or request_id is None:
+            return bad_payload()
 
         def work() -> str:
             with session_scope() as session:

@@ -30,6 +30,7 @@ from dashboard_app.web.components.jobs import (
 from dashboard_app.web.layout import shell
 from dashboard_app.web.media import MediaLinks
 from dashboard_app.web.state.auth import AuthState, LivePage, Viewer
+from dashboard_app.web.state.payloads import bad_payload
 
 CATALOG = get_catalog()
 
@@ -149,11 +150,14 @@ class ReviewState(LivePage, AuthState):
         )
         self.variants = cards
 
-    async def _act(self, work, done: str):  # type: ignore[no-untyped-def]
-        """Run a member action (committed, then handed to the engine) and show the page again."""
+    async def _act(self, work, done: str, *arguments: object):  # type: ignore[no-untyped-def]
+        """Run a member action (committed, then handed to the engine) and show the page again.
+        `arguments` are the handler's: a missing one is a payload of the wrong shape."""
         viewer = await self._viewer()
         if viewer is None:
             return self._to_sign_in()
+        if any(argument is None for argument in arguments):
+            return bad_payload()
         try:
             await asyncio.to_thread(work, viewer.user_id)
         except DomainError as error:
@@ -190,7 +194,7 @@ class ReviewState(LivePage, AuthState):
         return await self._act(work, "The job is queued again.")
 
     @rx.event
-    async def regenerate(self, variant_id: int = 0):
+    async def regenerate(self, variant_id: int | None = None):
         def work(user_id: int) -> None:
             actions.regenerate(
                 engine=None,
@@ -200,15 +204,15 @@ class ReviewState(LivePage, AuthState):
                 variant_id=variant_id,
             )
 
-        return await self._act(work, "Rendering this variant again.")
+        return await self._act(work, "Rendering this variant again.", variant_id)
 
     @rx.event
-    async def save(self, variant_id: int = 0):
+    async def save(self, variant_id: int | None = None):
         def work(user_id: int) -> None:
             with session_scope() as session:
                 review.save_variant(session=session, user_id=user_id, variant_id=variant_id)
 
-        return await self._act(work, "Saved to your library.")
+        return await self._act(work, "Saved to your library.", variant_id)
 
 
 # --- The page -----------------------------------------------------------------------------------
