@@ -20,11 +20,12 @@ from sqlmodel import select
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain.catalog import get_catalog
+from dashboard_app.domain.generation import drafts
 from dashboard_app.domain.plans import sync_plans
-from dashboard_app.models import Order, Subscription, User
+from dashboard_app.models import Generation, Order, Subscription, User
 from dashboard_app.models.base import utcnow
 from tests.e2e.helpers import sign_in
-from tests.factories import DEFAULT_PASSWORD, create_member
+from tests.factories import DEFAULT_PASSWORD, create_member, delivered_result
 from tests.support.servers import PROJECT_ROOT, wait_for
 from tests.support.stripe import paid_checkout
 
@@ -45,6 +46,7 @@ class Cast:
     admin_email: str
     order_id: int
     checkout_session_id: str
+    generation_id: int
 
 
 @dataclass(frozen=True)
@@ -120,9 +122,12 @@ PAGES: dict[str, PageVisit] = {
     ),
     "/": PageVisit("member", lambda c: "/", _overview_ready),
     "/credits": PageVisit("member", lambda c: "/credits", _visible("history-row")),
-    "/create": PageVisit("member", lambda c: "/create", _heading("Create")),
-    "/jobs": PageVisit("member", lambda c: "/jobs", _heading("Jobs")),
-    "/library": PageVisit("member", lambda c: "/library", _heading("Library")),
+    "/create": PageVisit("member", lambda c: "/create", _visible("draft-row")),
+    "/review/[generation_id]": PageVisit(
+        "member", lambda c: f"/review/{c.generation_id}", _visible("variant-card")
+    ),
+    "/jobs": PageVisit("member", lambda c: "/jobs", _visible("job-row")),
+    "/library": PageVisit("member", lambda c: "/library", _visible("library-item")),
     # Back from a canceled Checkout: the page shows its notice too.
     "/billing": PageVisit("member", lambda c: "/billing?checkout=canceled", _billing_ready),
     "/billing/success": PageVisit(
@@ -183,7 +188,25 @@ def cast(app) -> Cast:
                     refreshed_at=utcnow(),
                 )
             )
-    return Cast(member.email, admin.email, paid_order(), session_id)
+    # A delivered job with its result saved, another that failed, and a draft: what Create,
+    # Review, Jobs, Library and the overview show.
+    generation_id, _, _ = delivered_result(app.engine, member.id, title="Accessible reel")
+    with session_scope(app.engine) as session:
+        session.add(
+            Generation(
+                user_id=member.id,
+                idempotency_key=f"{member.id}:failed-job",
+                status="failed",
+                title="A failed job",
+                platform="tiktok",
+                preset="neon",
+                error="The renderer refused this topic.",
+            )
+        )
+        drafts.save_draft(
+            session=session, user_id=member.id, catalog=get_catalog(), topic="Half an idea"
+        )
+    return Cast(member.email, admin.email, paid_order(), session_id, generation_id)
 
 
 def axe_violations(page: Page) -> list[dict]:

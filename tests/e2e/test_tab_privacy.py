@@ -12,9 +12,11 @@ from playwright.sync_api import Page, WebSocket, expect
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, profiles
+from dashboard_app.domain.catalog import get_catalog
+from dashboard_app.domain.generation import drafts
 from dashboard_app.models import Order, User
 from tests.e2e.helpers import expect_path, sign_in
-from tests.factories import DEFAULT_PASSWORD, create_member
+from tests.factories import DEFAULT_PASSWORD, create_member, delivered_result
 
 pytestmark = pytest.mark.e2e
 WALLET = "0x" + "a7" * 20
@@ -27,6 +29,7 @@ PAGE_LOAD_MS = 15_000
 class Alice:
     user: User
     order_id: int
+    generation_id: int
     listed_email: str  # a member only an admin sees
     private: list[str]
 
@@ -59,6 +62,14 @@ def alice_with_everything(app) -> Alice:
         session.add(order)
         session.flush()
         order_id = order.id
+    generation_id, _, _ = delivered_result(app.engine, user.id, title="Alice Hidden Reel")
+    with session_scope(app.engine) as session:
+        drafts.save_draft(
+            session=session,
+            user_id=user.id,
+            catalog=get_catalog(),
+            topic="Alice plans a surprise",
+        )
     httpx.post(app.url("/auth/sign-in"), data={"email": user.email, "password": DEFAULT_PASSWORD})
     private = [
         user.email,
@@ -73,20 +84,29 @@ def alice_with_everything(app) -> Alice:
         "A browser on an unknown system",  # her scripted session, in her session list
         listed.email,  # the admin member list
         "Carol Listed",
+        "Alice Hidden Reel",  # her job, its result in her library
+        "Alice plans a surprise",  # her draft
     ]
-    return Alice(user=user, order_id=order_id, listed_email=listed.email, private=private)
+    return Alice(
+        user=user,
+        order_id=order_id,
+        generation_id=generation_id,
+        listed_email=listed.email,
+        private=private,
+    )
 
 
-def pages(order_id: int) -> list[str]:
+def pages(alice: Alice) -> list[str]:
     return [
         "/",
         "/credits",
         "/create",
         "/jobs",
         "/library",
+        f"/review/{alice.generation_id}",
         "/billing",
         "/billing/orders",
-        f"/billing/orders/{order_id}",
+        f"/billing/orders/{alice.order_id}",
         "/profile",
         "/admin",
     ]
@@ -114,10 +134,21 @@ class FrameLog:
 
 def visit_every_page_as_alice(page: Page, alice: Alice) -> None:
     expect(page.get_by_test_id("header-credits")).to_have_text("48271", timeout=PAGE_LOAD_MS)
-    for path in pages(alice.order_id):
+    for path in pages(alice):
         page.goto(path)
         expect(page.get_by_test_id("header-credits")).to_have_text("48271", timeout=PAGE_LOAD_MS)
-        if path == "/credits":
+        if path == "/":
+            expect(page.get_by_test_id("recent-result")).to_have_count(1)
+            expect(page.get_by_test_id("continue-draft")).to_be_visible()
+        elif path == "/create":
+            expect(page.get_by_test_id("draft-row")).to_contain_text("Alice plans a surprise")
+        elif path == "/jobs":
+            expect(page.get_by_test_id("job-row")).to_contain_text("Alice Hidden Reel")
+        elif path == "/library":
+            expect(page.get_by_test_id("library-title")).to_have_text("Alice Hidden Reel")
+        elif path.startswith("/review/"):
+            expect(page.get_by_test_id("review-title")).to_have_text("Alice Hidden Reel")
+        elif path == "/credits":
             expect(page.get_by_test_id("history-row").first).to_contain_text("48271")
         elif path == "/billing/orders":
             expect(page.get_by_test_id("order-row")).to_have_count(1)
@@ -131,12 +162,24 @@ def visit_every_page_as_alice(page: Page, alice: Alice) -> None:
 
 
 def visit_every_page_as_bob(page: Page, alice: Alice, bob: User) -> None:
-    for path in pages(alice.order_id):
+    for path in pages(alice):
         page.goto(path)
         expect(page.get_by_test_id("header-credits")).to_have_text(
             str(BOB_CREDITS), timeout=PAGE_LOAD_MS
         )
-        if path == "/credits":
+        if path == "/":
+            expect(page.get_by_test_id("continue-draft")).to_have_count(0)
+            expect(page.get_by_test_id("recent-result")).to_have_count(0)
+        elif path == "/create":
+            expect(page.get_by_test_id("quote-available")).to_have_text(str(BOB_CREDITS))
+            expect(page.get_by_test_id("draft-row")).to_have_count(0)
+        elif path == "/jobs":
+            expect(page.get_by_test_id("jobs-empty")).to_be_visible()
+        elif path == "/library":
+            expect(page.get_by_test_id("library-empty")).to_be_visible()
+        elif path.startswith("/review/"):
+            expect(page.get_by_test_id("review-missing")).to_be_visible()
+        elif path == "/credits":
             expect(page.get_by_test_id("history-row")).to_have_count(1)
         elif path == "/billing/orders":
             expect(page.get_by_test_id("orders-empty")).to_be_visible()
