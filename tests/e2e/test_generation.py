@@ -24,7 +24,10 @@ from tests.factories import DEFAULT_PASSWORD, create_member
 
 pytestmark = pytest.mark.e2e
 CATALOG = get_catalog()
-RENDER_MS = 60_000  # a render on a busy machine; every wait ends as soon as its condition holds
+# A render and a page's first load on a busy machine; every wait ends as soon as its condition
+# holds.
+RENDER_MS = 60_000
+PAGE_LOAD_MS = 15_000
 REVIEW_PATH = re.compile(r"/review/(\d+)/?$")
 
 # Records every value the progress figures of the page take, as the page shows them.
@@ -64,6 +67,27 @@ def submit_and_land_on_review(page: Page) -> tuple[int, float]:
     return int(REVIEW_PATH.search(page.url).group(1)), elapsed
 
 
+# What shows that a page's data is in, as these flows open them (a job, a saved result).
+LOADED = {"/": "meter-used", "/jobs": "job-row", "/library": "library-item"}
+
+
+def open_page(page: Page, path: str) -> None:
+    """Go to `path` and wait (as long as a busy machine needs) until its data is in."""
+    page.goto(path)
+    if path == "/create":  # the form shows once it has started
+        expect(page.locator("#topic")).to_be_editable(timeout=PAGE_LOAD_MS)
+    elif path.startswith("/review/"):
+        expect(page.get_by_test_id("review-status")).not_to_have_text("", timeout=PAGE_LOAD_MS)
+    else:
+        expect(page.get_by_test_id(LOADED[path]).first).to_be_visible(timeout=PAGE_LOAD_MS)
+
+
+def sign_in_and_open_create(page: Page, email: str) -> None:
+    sign_in(page, email, DEFAULT_PASSWORD)
+    expect(page.get_by_test_id("header-credits")).to_be_visible(timeout=PAGE_LOAD_MS)
+    open_page(page, "/create")
+
+
 def balance(app, member_id: int) -> credits.Balances:
     with session_scope(app.engine) as session:
         return credits.get_balances(session=session, user_id=member_id)
@@ -76,7 +100,7 @@ def test_a_reel_from_create_to_a_downloaded_video(page: Page, app, tmp_path) -> 
     sign_in(page, member.email, DEFAULT_PASSWORD)
     expect(page.get_by_test_id("header-credits")).to_have_text("100")
     overview = page.context.new_page()  # a second tab, left on the overview
-    overview.goto("/")
+    open_page(overview, "/")
     expect(overview.get_by_test_id("header-credits")).to_have_text("100")
 
     page.get_by_test_id("create-new-reel").click()
@@ -188,8 +212,7 @@ def test_an_image_from_create_to_a_download(page: Page, app, tmp_path) -> None:
     member = create_member(app.engine, credits_granted=50)
     word = uuid.uuid4().hex[:8]
     clean = CATALOG.presets["clean"].credits_per_variant
-    sign_in(page, member.email, DEFAULT_PASSWORD, start="/sign-in?next=/create")
-    expect_path(page, "/create")
+    sign_in_and_open_create(page, member.email)
     fill_create_form(
         page, topic=f"A calm desk {word}", title=f"Desk {word}", preset="clean", variants=1
     )
@@ -205,7 +228,7 @@ def test_an_image_from_create_to_a_download(page: Page, app, tmp_path) -> None:
     page.get_by_test_id("variant-save").click()
     expect(page.get_by_test_id("variant-saved")).to_be_visible()
 
-    page.goto("/library")
+    open_page(page, "/library")
     choose(page, "filter-kind", "Images")
     page.get_by_test_id("library-apply").click()
     expect(page.get_by_test_id("library-item")).to_have_count(1)
@@ -221,8 +244,7 @@ def test_an_image_from_create_to_a_download(page: Page, app, tmp_path) -> None:
 def test_limits_are_refused_in_the_browser_with_their_reason(page: Page, app) -> None:
     member = create_member(app.engine, credits_granted=100)
     word = uuid.uuid4().hex[:8]
-    sign_in(page, member.email, DEFAULT_PASSWORD, start="/sign-in?next=/create")
-    expect_path(page, "/create")
+    sign_in_and_open_create(page, member.email)
     fill_create_form(
         page, topic=f"Held back gate-{word}", title="First", preset="clean", variants=1
     )
@@ -230,7 +252,7 @@ def test_limits_are_refused_in_the_browser_with_their_reason(page: Page, app) ->
     held = balance(app, member.id)
 
     # The free plan runs one job at a time: the second is refused, says so, holds nothing.
-    page.goto("/create")
+    open_page(page, "/create")
     fill_create_form(page, topic="One more", title="Second", preset="clean", variants=1)
     page.get_by_test_id("create-submit").click()
     expect(page.get_by_test_id("create-error")).to_contain_text("runs 1 job at a time")
@@ -238,17 +260,17 @@ def test_limits_are_refused_in_the_browser_with_their_reason(page: Page, app) ->
     assert balance(app, member.id) == held
 
     # Cancel the first one: its credits come back.
-    page.goto(f"/review/{first_id}")
+    open_page(page, f"/review/{first_id}")
     page.get_by_test_id("review-cancel").click()
     expect(page.get_by_test_id("review-status")).to_have_text("Cancelled")
     expect(page.get_by_test_id("header-credits")).to_have_text("100")
 
     # A job that fails shows its error on Jobs, and Retry runs it again.
-    page.goto("/create")
+    open_page(page, "/create")
     fill_create_form(page, topic=f"Broken fail-{word}", title="Third", preset="clean", variants=1)
     submit_and_land_on_review(page)
     expect(page.get_by_test_id("review-status")).to_have_text("Failed", timeout=RENDER_MS)
-    page.goto("/jobs")
+    open_page(page, "/jobs")
     rows = page.get_by_test_id("job-row")
     expect(rows).to_have_count(2)
     page.get_by_role("combobox", name="Status").click()
@@ -264,7 +286,8 @@ def test_limits_are_refused_in_the_browser_with_their_reason(page: Page, app) ->
     expect(rows.first.get_by_test_id("job-status")).to_have_text("Ready", timeout=RENDER_MS)
 
     # Past the month's exports, a download is refused with the limit and when it resets.
-    page.goto(rows.first.get_by_role("link").get_attribute("href"))
+    open_page(page, rows.first.get_by_role("link").get_attribute("href"))
+    expect(page.get_by_test_id("review-title")).to_have_text("Third")
     page.get_by_test_id("variant-save").click()
     expect(page.get_by_test_id("variant-saved")).to_be_visible()
     with session_scope(app.engine) as session:
@@ -275,7 +298,7 @@ def test_limits_are_refused_in_the_browser_with_their_reason(page: Page, app) ->
             quantity=CATALOG.plans["free"].monthly_exports,
             reference=f"earlier-exports:{member.id}",
         )
-    page.goto("/library")
+    open_page(page, "/library")
     page.get_by_test_id("library-download").click()
     expect(page.get_by_test_id("library-message")).to_contain_text(
         f"You have used all {CATALOG.plans['free'].monthly_exports} exports of this month"

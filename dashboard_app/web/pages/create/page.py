@@ -279,7 +279,8 @@ def create_page() -> rx.Component:
     return shell(
         page_heading("Create", "A new short video or image, rendered while you watch."),
         rx.grid(
-            _form_card(),
+            # Shown once the form has started (from a draft or the member's defaults).
+            rx.cond(CreateState.form_token != "", _form_card(), rx.spinner(size="3")),
             rx.vstack(_quote_card(), _drafts_card(), spacing="4", width="100%"),
             columns=rx.breakpoints(initial="1", lg="2"),
             spacing="4",

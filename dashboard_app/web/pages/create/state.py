@@ -147,21 +147,30 @@ class CreateState(LivePage, AuthState):
     formats: list[str] = PRESET_FORMATS[FIRST_PRESET]
     field_errors: dict[str, str] = {}
     drafts: list[DraftRow] = []
-    _form_ready: bool = False
+    # The `draft` parameter the form started from ("": none). Arriving on the page starts the
+    # form again (its inputs re-mounted) only when the address names another draft, or the form
+    # shown is tied to a draft the address does not name: never under the member's typing, and
+    # never on the live check's reloads.
+    _started_from: str | None = None
+    _arriving: bool = False
 
     @rx.event
     async def load(self):
-        self._form_ready = False
+        self._arriving = True
         return await self._load_page()
 
     async def _refresh_page(self, viewer: Viewer) -> None:
-        if not self._form_ready:
-            await self._start_form(viewer)
+        arriving, self._arriving = self._arriving, False
+        wanted = str(self.router.url.query_parameters.get("draft") or "")[:20]
+        elsewhere = wanted != self._started_from or self.draft_id not in ("", wanted)
+        if arriving:  # the last visit's messages are not this visit's
+            self.error, self.field_errors, self.saved = "", {}, ""
+        if not self.form_token or (arriving and elsewhere):
+            await self._start_form(viewer, wanted)
         await self._refresh_quote(viewer)
         self.drafts = await asyncio.to_thread(_open_drafts, viewer.user_id)
 
-    async def _start_form(self, viewer: Viewer) -> None:
-        param = self.router.url.query_parameters.get("draft")
+    async def _start_form(self, viewer: Viewer, param: str) -> None:
         start = await asyncio.to_thread(_start, viewer.user_id, param)
         self.title, self.topic, self.platform = start.title, start.topic, start.platform
         self.preset, self.format, self.variants = start.preset, start.format, start.variants
@@ -170,7 +179,7 @@ class CreateState(LivePage, AuthState):
         self.error, self.field_errors, self.saved = start.error, {}, ""
         self.form_token = secrets.token_urlsafe(16)
         self.form_key += 1
-        self._form_ready = True
+        self._started_from = param
 
     async def _refresh_quote(self, viewer: Viewer) -> None:
         quote = await asyncio.to_thread(_quote, viewer.user_id, self.preset, int(self.variants))
@@ -249,8 +258,8 @@ class CreateState(LivePage, AuthState):
         except DomainError as error:
             self._refused(error)
             return None
-        self.error, self.field_errors = "", {}
-        self._form_ready = False  # a new form (and token) when the member comes back
+        # A new form (and token) for the member's next job, ready before they come back.
+        await self._start_form(viewer, "")
         return rx.redirect(routes.review_path(generation_id))
 
     def _refused(self, error: DomainError) -> None:
