@@ -1,7 +1,8 @@
 """Generation in the browser, each test a whole flow: create a reel and watch it render live
 (on its review page and on the overview in a second tab), play it, regenerate one variant,
-save it, find it in the library by search and by filter, download a valid MP4; the same for an
-image; and the limits a member meets on the way, each refused with its reason."""
+save it, find it in the library by search and by filter, download a valid MP4; an image from a
+form saved as a draft and continued from the overview, on the profile's default platform; and
+the limits a member meets on the way, each refused with its reason."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from dashboard_app.db import session_scope
-from dashboard_app.domain import credits, plans
+from dashboard_app.domain import credits, plans, profiles
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.models import Generation
 from tests.conftest import REEL_HEIGHT, REEL_SECONDS
@@ -208,15 +209,30 @@ def test_a_reel_from_create_to_a_downloaded_video(page: Page, app, tmp_path) -> 
     expect(overview.get_by_test_id("recent-export")).to_contain_text(f"Stretch {word}")
 
 
-def test_an_image_from_create_to_a_download(page: Page, app, tmp_path) -> None:
+def test_an_image_from_a_draft_to_a_download(page: Page, app, tmp_path) -> None:
     member = create_member(app.engine, credits_granted=50)
+    with session_scope(app.engine) as session:  # chosen on the profile page earlier
+        profiles.get_profile(session=session, user_id=member.id).default_platform = "youtube_shorts"
     word = uuid.uuid4().hex[:8]
     clean = CATALOG.presets["clean"].credits_per_variant
+    topic = f"A calm desk {word}"
     sign_in_and_open_create(page, member.email)
-    fill_create_form(
-        page, topic=f"A calm desk {word}", title=f"Desk {word}", preset="clean", variants=1
-    )
+    # The form starts on the profile's default platform; saved as a draft, it is kept.
+    expect(page.locator("#platform")).to_have_text("YouTube Shorts")
+    page.locator("#topic").fill(topic)
+    page.locator("#title").fill(f"Desk {word}")
+    choose(page, "preset", CATALOG.presets["clean"].name)
     page.get_by_text("Image", exact=True).click()
+    page.get_by_test_id("save-draft").click()
+    expect(page.get_by_test_id("draft-saved")).to_have_text("Draft saved.")
+    expect(page.get_by_test_id("draft-row")).to_have_count(1)
+
+    # Continue it from the overview: the form comes back as it was saved.
+    open_page(page, "/")
+    page.get_by_test_id("continue-draft").click()
+    expect(page.locator("#topic")).to_have_value(topic)
+    expect(page.locator("#platform")).to_have_text("YouTube Shorts")
+    expect(page.get_by_role("radio", name="Image")).to_be_checked()
     expect(page.get_by_test_id("quote-cost")).to_have_text(str(clean))
     submit_and_land_on_review(page)
     expect(page.get_by_test_id("variant-status")).to_have_text("Ready", timeout=RENDER_MS)
