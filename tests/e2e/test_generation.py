@@ -103,6 +103,9 @@ def test_a_reel_from_create_to_a_downloaded_video(page: Page, app, tmp_path) -> 
     overview = page.context.new_page()  # a second tab, left on the overview
     open_page(overview, "/")
     expect(overview.get_by_test_id("header-credits")).to_have_text("100")
+    # The member goes on in the first tab; the overview stays open behind it (a hidden tab's
+    # page waits for animation frames that never come, and every action on it would crawl).
+    page.bring_to_front()
 
     page.get_by_test_id("create-new-reel").click()
     expect_path(page, "/create")
