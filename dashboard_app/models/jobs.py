@@ -51,6 +51,7 @@ class Generation(SQLModel, table=True):
         Index("ix_generations_user_created", "user_id", "created_at"),
         Index("ix_generations_status_created", "status", "created_at"),
         Index("ix_generations_user_status_id", "user_id", "status", "id"),
+        Index("ix_generations_created_status", "created_at", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,0 +1,177 @@
+"""An admin's billing actions, which call Stripe: refund an order (in full or in part) and bring
+one member up to date with Stripe now. Each reads and checks in one short transaction, calls
+Stripe with no transaction open, then records what happened.
+
+A refund only asks Stripe to refund: the credits are taken back when Stripe's refund event
+arrives, by the same rule as for any refund (`billing.apply_refund`), so a refund made here and
+one made in Stripe's dashboard end the same way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from dashboard_app.db import session_scope
+from dashboard_app.domain import billing
+from dashboard_app.domain.admin.guard import (
+    audit_action,
+    check_form_token,
+    check_reason,
+    done_before,
+    require_admin,
+    target_member,
+)
+from dashboard_app.domain.billing.installation import installation_id
+from dashboard_app.domain.catalog import Catalog
+from dashboard_app.domain.errors import DomainError, InvalidInput, NotFound
+from dashboard_app.integrations.stripe_gateway import StripeGateway
+from dashboard_app.models import Order, Subscription
+
+REFUNDABLE = ("paid", "partially_refunded")
+
+
+@dataclass(frozen=True)
+class RefundRequested:
+    message: str
+    repeated: bool = False
+
+
+def refund_order(
+    *,
+    engine: Engine | None,
+    gateway: StripeGateway,
+    actor_user_id: object,
+    order_id: object,
+    amount_cents: int,
+    reason: object,
+    form_token: object,
+) -> RefundRequested:
+    """Refund `amount_cents` of an order's payment at Stripe (at most what is left of it)."""
+    with session_scope(engine) as session:
+        actor = require_admin(session=session, actor_user_id=actor_user_id)  # type: ignore[arg-type]
+        reason_text = check_reason(reason)
+        token = check_form_token(form_token)
+        if not isinstance(order_id, int) or isinstance(order_id, bool):
+            raise NotFound("No such order")
+        order = session.get(Order, order_id)
+        if order is None:
+            raise NotFound("No such order")
+        member = target_member(session, order.user_id)
+        if done_before(
+            session, member_id=order.user_id, action="admin.order_refunded", form_token=token
+        ):
+            return RefundRequested("Already refunded: this form was sent before.", repeated=True)
+        if order.status not in REFUNDABLE or not order.stripe_charge_id:
+            raise InvalidInput(f"Order #{order.id} is {order.status}: it cannot be refunded now.")
+        left = order.amount_total - order.amount_refunded
+        if not 0 < amount_cents <= left:
+            raise InvalidInput(
+                f"At most {billing.format_money(left, order.currency)} of order #{order.id} "
+                "can still be refunded.",
+                field="amount",
+            )
+        charge_id, currency, refunded_before = (
+            order.stripe_charge_id,
+            order.currency,
+            order.amount_refunded,
+        )
+        scope = installation_id(session)
+        actor_id, member_id = actor.id, member.id
+    with billing.stripe_errors():
+        refund = gateway.refund(
+            charge_id,
+            amount=amount_cents,
+            idempotency_key=f"admin-refund-{scope}-{order_id}-{token}",
+            metadata={"order": str(order_id), "admin": str(actor_id), "reason": reason_text[:400]},
+        )
+    with session_scope(engine) as session:
+        actor = require_admin(session=session, actor_user_id=actor_id)
+        audit_action(
+            session,
+            action="admin.order_refunded",
+            actor=actor,
+            member_id=member_id,
+            before={"order": order_id, "amount_refunded": refunded_before},
+            after={"order": order_id, "refund": refund.get("id"), "amount": amount_cents},
+            reason=reason_text,
+            form_token=token,
+        )
+    money = billing.format_money(amount_cents, currency)
+    return RefundRequested(
+        f"Refund of {money} sent to Stripe; the credits follow when Stripe confirms it."
+    )
+
+
+@dataclass(frozen=True)
+class Synced:
+    message: str
+    problems: list[str]
+
+
+def sync_member(
+    *,
+    engine: Engine | None,
+    gateway: StripeGateway,
+    catalog: Catalog,
+    actor_user_id: object,
+    member_id: object,
+    reason: object,
+    form_token: object,
+) -> Synced:
+    """Bring every order and subscription of the member up to date with Stripe now (what a
+    lost webhook missed is repaired, exactly once, as reconciliation would)."""
+    with session_scope(engine) as session:
+        actor = require_admin(session=session, actor_user_id=actor_user_id)  # type: ignore[arg-type]
+        reason_text = check_reason(reason)
+        token = check_form_token(form_token)
+        member = target_member(session, member_id)
+        assert member.id is not None
+        order_ids = list(session.exec(select(Order.id).where(Order.user_id == member.id)))
+        subscription_ids = [
+            s
+            for s in session.exec(
+                select(Subscription.stripe_subscription_id).where(Subscription.user_id == member.id)
+            )
+            if s
+        ]
+        actor_id, member_id = actor.id, member.id
+    problems: list[str] = []
+    for subscription_id in subscription_ids:
+        try:
+            billing.sync_subscription(
+                engine=engine, gateway=gateway, catalog=catalog, subscription_id=subscription_id
+            )
+        except DomainError as error:
+            problems.append(f"subscription {subscription_id}: {error.message}")
+    for order_id in order_ids:
+        try:
+            billing.refresh_order(
+                engine=engine, gateway=gateway, catalog=catalog, order_id=order_id
+            )
+        except DomainError as error:
+            problems.append(f"order #{order_id}: {error.message}")
+    with session_scope(engine) as session:
+        actor = require_admin(session=session, actor_user_id=actor_id)
+        audit_action(
+            session,
+            action="admin.stripe_synced",
+            actor=actor,
+            member_id=member_id,
+            before={},
+            after={
+                "orders": len(order_ids),
+                "subscriptions": len(subscription_ids),
+                "problems": problems[:20],
+            },
+            reason=reason_text,
+            form_token=token,
+        )
+    message = (
+        f"Checked {len(order_ids)} order(s) and {len(subscription_ids)} subscription(s) "
+        "with Stripe."
+    )
+    if problems:
+        message += f" {len(problems)} could not be checked."
+    return Synced(message, problems)
