@@ -10,10 +10,10 @@ import typer
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, credits, plans
+from dashboard_app.domain.admin.checks import run_ledger_check, run_reconcile
 from dashboard_app.domain.catalog import Catalog, CatalogError, get_catalog
 from dashboard_app.domain.demo import seed_demo
 from dashboard_app.domain.errors import DomainError
-from dashboard_app.domain.admin.checks import run_ledger_check, run_reconcile
 from dashboard_app.settings import SettingsError, get_settings
 
 cli = typer.Typer(help="Operate the credit dashboard.", no_args_is_help=True)

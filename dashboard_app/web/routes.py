@@ -12,6 +12,11 @@ LIBRARY = "/library"
 BILLING = "/billing"
 PROFILE = "/profile"
 ADMIN = "/admin"
+ADMIN_MEMBERS = "/admin/members"
+ADMIN_MEMBER = "/admin/members/[member_id]"
+ADMIN_EVENTS = "/admin/stripe-events"
+ADMIN_JOBS = "/admin/jobs"
+ADMIN_AUDIT = "/admin/audit"
 BILLING_SUCCESS = "/billing/success"
 ORDERS = "/billing/orders"
 SIGN_IN = "/sign-in"
@@ -36,6 +41,7 @@ API_EXPORT = "/account/export"
 API_DELETE_ACCOUNT = "/account/delete"
 API_STRIPE_WEBHOOK = "/api/stripe/webhook"
 API_FILES = "/files"
+API_ADMIN_AUDIT_CSV = "/api/admin/audit.csv"
 
 # Files Reflex serves from assets/.
 FAVICON = "/favicon.ico"
@@ -83,6 +89,14 @@ def with_message(path: str, message: str) -> str:
 
 def profile_url(avatar_error: str | None = None) -> str:
     return _with_params(PROFILE, avatar_error=avatar_error)
+
+
+def admin_member_path(member_id: int | str) -> str:
+    return f"{ADMIN_MEMBERS}/{member_id}"
+
+
+def admin_audit_csv_url(**filters: str | None) -> str:
+    return _with_params(API_ADMIN_AUDIT_CSV, **filters)
 
 
 def file_path(token: str) -> str:

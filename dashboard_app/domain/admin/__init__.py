@@ -10,7 +10,14 @@ with who, before, after and the reason. Nothing here imports Reflex, Starlette o
 
 from dashboard_app.domain.admin import member_actions
 from dashboard_app.domain.admin.amounts import read_credit_amount, read_money
-from dashboard_app.domain.admin.audit_log import AuditFilters, AuditPage, csv_rows, search_audit
+from dashboard_app.domain.admin.audit_log import (
+    CSV_COLUMNS,
+    AuditFilters,
+    AuditPage,
+    csv_batch,
+    read_audit_filters,
+    search_audit,
+)
 from dashboard_app.domain.admin.billing_actions import refund_order, sync_member
 from dashboard_app.domain.admin.checks import latest_checks, run_ledger_check, run_reconcile
 from dashboard_app.domain.admin.events import event_types, list_events, payload_text, replay_event
@@ -54,7 +61,8 @@ __all__ = [
     "cancel_job",
     "clear_billing_flag",
     "comp_plan",
-    "csv_rows",
+    "CSV_COLUMNS",
+    "csv_batch",
     "end_member_sessions",
     "event_types",
     "grant_boost",
@@ -68,6 +76,7 @@ __all__ = [
     "payload_text",
     "queue_figures",
     "read_credit_amount",
+    "read_audit_filters",
     "read_money",
     "record_refusal",
     "refund_order",

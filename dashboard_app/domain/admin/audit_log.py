@@ -5,9 +5,8 @@ for a CSV export. Personal values are opened with each member's key (or read `[e
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -106,23 +105,46 @@ def describe(values: dict | None) -> str:
     return json.dumps(values, sort_keys=True, default=str) if values else ""
 
 
-def csv_rows(*, session: Session, filters: AuditFilters) -> Iterator[tuple[str, ...]]:
-    """Every matching entry, newest first, read in batches by id."""
-    yield CSV_COLUMNS
-    before: int | None = None
-    while True:
-        page = search_audit(session=session, filters=filters, before_id=before, limit=CSV_BATCH)
-        for record in page.records:
-            yield (
-                str(record.id),
-                f"{record.created_at:%Y-%m-%d %H:%M:%S}",
-                record.action,
-                page.emails.get(record.actor_user_id, "") if record.actor_user_id else "",
-                page.emails.get(record.subject_user_id, "") if record.subject_user_id else "",
-                describe(record.before),
-                describe(record.after),
-                record.ip_address,
-            )
-        if page.next_cursor is None:
-            return
-        before = page.next_cursor
+def csv_batch(
+    *, session: Session, filters: AuditFilters, before_id: int | None = None
+) -> tuple[list[tuple[str, ...]], int | None]:
+    """One batch of matching entries as CSV rows (newest first), and the cursor of the next
+    batch: an export reads each batch in a short transaction of its own."""
+    page = search_audit(session=session, filters=filters, before_id=before_id, limit=CSV_BATCH)
+    rows = [
+        (
+            str(record.id),
+            f"{record.created_at:%Y-%m-%d %H:%M:%S}",
+            record.action,
+            page.emails.get(record.actor_user_id, "") if record.actor_user_id else "",
+            page.emails.get(record.subject_user_id, "") if record.subject_user_id else "",
+            describe(record.before),
+            describe(record.after),
+            record.ip_address,
+        )
+        for record in page.records
+    ]
+    return rows, page.next_cursor
+
+
+def read_audit_filters(
+    *, actor: str = "", member: str = "", action: str = "", since: str = "", until: str = ""
+) -> AuditFilters:
+    """Filters as typed in a form or a link; dates are whole UTC days, `until` included."""
+
+    def day(text: str, name: str) -> datetime | None:
+        if not text.strip():
+            return None
+        try:
+            return datetime.combine(date.fromisoformat(text.strip()), datetime.min.time(), UTC)
+        except ValueError:
+            raise InvalidInput(f"Enter the {name} date as YYYY-MM-DD", field=name) from None
+
+    last = day(until, "until")
+    return AuditFilters(
+        actor=actor,
+        member=member,
+        action=action,
+        since=day(since, "since"),
+        until=last + timedelta(days=1) if last else None,
+    )

@@ -47,8 +47,10 @@ def refund_order(
     amount_cents: int,
     reason: object,
     form_token: object,
+    member_id: int | None = None,
 ) -> RefundRequested:
-    """Refund `amount_cents` of an order's payment at Stripe (at most what is left of it)."""
+    """Refund `amount_cents` of an order's payment at Stripe (at most what is left of it);
+    with `member_id`, an order of anyone else is not found."""
     with session_scope(engine) as session:
         actor = require_admin(session=session, actor_user_id=actor_user_id)  # type: ignore[arg-type]
         reason_text = check_reason(reason)
@@ -56,7 +58,7 @@ def refund_order(
         if not isinstance(order_id, int) or isinstance(order_id, bool):
             raise NotFound("No such order")
         order = session.get(Order, order_id)
-        if order is None:
+        if order is None or member_id not in (None, order.user_id):
             raise NotFound("No such order")
         member = target_member(session, order.user_id)
         if done_before(
@@ -78,7 +80,7 @@ def refund_order(
             order.amount_refunded,
         )
         scope = installation_id(session)
-        actor_id, member_id = actor.id, member.id
+        actor_id, owner_id = actor.id, member.id
     with billing.stripe_errors():
         refund = gateway.refund(
             charge_id,
@@ -92,7 +94,7 @@ def refund_order(
             session,
             action="admin.order_refunded",
             actor=actor,
-            member_id=member_id,
+            member_id=owner_id,
             before={"order": order_id, "amount_refunded": refunded_before},
             after={"order": order_id, "refund": refund.get("id"), "amount": amount_cents},
             reason=reason_text,
