@@ -65,12 +65,12 @@ class AdminAuditState(AdminPage, AuthState):
 
     @rx.event
     async def filter(self, form: dict | None = None):
-        viewer = await self._admin("filter")
-        if viewer is None:
-            return self._refusal()
         fields = read_payload(AuditFilter, form)
         if fields is None:
             return bad_payload()
+        viewer = await self._admin("filter")
+        if viewer is None:
+            return self._refusal()
         try:
             self._filters = read_filters(fields)
             await self._refresh_admin(viewer)

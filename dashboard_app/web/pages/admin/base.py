@@ -42,16 +42,16 @@ def _record_refusal(actor_user_id: int | None, attempted: str, ip_address: str) 
         )
 
 
-def in_session(work: Callable[..., T], **kwargs: Any) -> T:
+def in_session(work: Callable[..., T], /, **kwargs: Any) -> T:
     """Run a domain function in a transaction of its own (call it through asyncio.to_thread)."""
     with session_scope() as session:
         return work(session=session, **kwargs)
 
 
-async def attempt(work: Callable[..., T], **kwargs: Any) -> T | DomainError:
-    """A domain call on a worker thread; a refusal comes back as the DomainError, to show."""
+async def attempt(work: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """A call on a worker thread; a refusal comes back as the DomainError, to show."""
     try:
-        return await asyncio.to_thread(work, **kwargs)
+        return await asyncio.to_thread(work, *args, **kwargs)
     except DomainError as error:
         return error
 

@@ -101,17 +101,17 @@ class AdminEventsState(AdminPage, AuthState):
         self.rows, self._cursor = await asyncio.to_thread(_page, self._status, self._kind, None)
         self.has_more = self._cursor is not None
         if self.selected:
-            found = await attempt(in_session, work=_detail, event_id=int(self.selected["id"]))
+            found = await attempt(in_session, _detail, event_id=int(self.selected["id"]))
             self.selected = {} if isinstance(found, DomainError) else found
 
     @rx.event
     async def filter(self, form: dict | None = None):
-        viewer = await self._admin("filter")
-        if viewer is None:
-            return self._refusal()
         fields = read_payload(EventFilter, form)
         if fields is None:
             return bad_payload()
+        viewer = await self._admin("filter")
+        if viewer is None:
+            return self._refusal()
         if fields.status != ANY and fields.status not in EVENT_STATUSES:
             self.filter_error = "Choose one of the listed statuses."
             return None
@@ -139,19 +139,19 @@ class AdminEventsState(AdminPage, AuthState):
         viewer = await self._admin("show_event")
         if viewer is None:
             return self._refusal()
-        found = await attempt(in_session, work=_detail, event_id=event_id)
+        found = await attempt(in_session, _detail, event_id=event_id)
         if isinstance(found, DomainError):
             return rx.toast.error(found.message)
         self.selected = found
         return None
 
     async def _run(self, name: str, form: object, force: bool):
-        viewer = await self._admin(name)
-        if viewer is None:
-            return self._refusal()
         fields = read_payload(ReplayForm, form)
         if fields is None:
             return bad_payload()
+        viewer = await self._admin(name)
+        if viewer is None:
+            return self._refusal()
         outcome = await attempt(_replay, actor=viewer.user_id, force=force, **fields.model_dump())
         if isinstance(outcome, DomainError):
             self.action_error = outcome.message

@@ -140,17 +140,17 @@ class AdminJobsState(AdminPage, AuthState):
         self._cursor = found["cursor"]
         self.has_more = self._cursor is not None
         if self.selected:
-            again = await attempt(in_session, work=_detail, job_id=int(self.selected["id"]))
+            again = await attempt(in_session, _detail, job_id=int(self.selected["id"]))
             self.selected = {} if isinstance(again, DomainError) else again
 
     @rx.event
     async def filter(self, form: dict | None = None):
-        viewer = await self._admin("filter")
-        if viewer is None:
-            return self._refusal()
         fields = read_payload(JobFilter, form)
         if fields is None:
             return bad_payload()
+        viewer = await self._admin("filter")
+        if viewer is None:
+            return self._refusal()
         if fields.status != ANY and fields.status not in GENERATION_STATUSES:
             return rx.toast.error("Choose one of the listed statuses.")
         self._status = None if fields.status == ANY else fields.status
@@ -174,19 +174,19 @@ class AdminJobsState(AdminPage, AuthState):
         viewer = await self._admin("show_job")
         if viewer is None:
             return self._refusal()
-        found = await attempt(in_session, work=_detail, job_id=job_id)
+        found = await attempt(in_session, _detail, job_id=job_id)
         if isinstance(found, DomainError):
             return rx.toast.error(found.message)
         self.selected = found
         return None
 
     async def _run(self, name: str, form: object, run):  # type: ignore[no-untyped-def]
-        viewer = await self._admin(name)
-        if viewer is None:
-            return self._refusal()
         fields = read_payload(JobForm, form)
         if fields is None:
             return bad_payload()
+        viewer = await self._admin(name)
+        if viewer is None:
+            return self._refusal()
         outcome = await attempt(run, actor=viewer.user_id, **fields.model_dump())
         if isinstance(outcome, DomainError):
             self.action_error = outcome.message

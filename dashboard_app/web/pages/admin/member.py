@@ -150,7 +150,7 @@ class AdminMemberState(AdminPage, AuthState):
         kind = KIND_BY_LABEL.get(self.ledger_label)
         found = await attempt(
             in_session,
-            work=detail_vars,
+            detail_vars,
             member_id=self._member_id(),
             catalog=get_catalog(),
             ledger_kind=kind,
@@ -174,12 +174,12 @@ class AdminMemberState(AdminPage, AuthState):
 
     @rx.event
     async def filter_ledger(self, label: str = ""):
-        viewer = await self._admin("filter_ledger")
-        if viewer is None:
-            return self._refusal()
         choice = read_payload(LedgerFilter, {"label": label})
         if choice is None:
             return bad_payload()
+        viewer = await self._admin("filter_ledger")
+        if viewer is None:
+            return self._refusal()
         if choice.label != ALL_ENTRIES and choice.label not in KIND_BY_LABEL:
             return rx.toast.error("Choose one of the listed kinds of entry.")
         self.ledger_label = choice.label
@@ -195,7 +195,7 @@ class AdminMemberState(AdminPage, AuthState):
             return None
         found = await attempt(
             in_session,
-            work=detail_vars,
+            detail_vars,
             member_id=self._member_id(),
             catalog=get_catalog(),
             ledger_kind=KIND_BY_LABEL.get(self.ledger_label),
@@ -209,12 +209,12 @@ class AdminMemberState(AdminPage, AuthState):
         return None
 
     async def _act(self, name: str, model: type[ActionForm], form: object, run: Callable[..., Any]):
+        fields = read_payload(model, form)  # the shape first: it needs no database
+        if fields is None:
+            return bad_payload()
         viewer = await self._admin(name)
         if viewer is None:
             return self._refusal()
-        fields = read_payload(model, form)
-        if fields is None:
-            return bad_payload()
         values = fields.model_dump()
         outcome = await attempt(run, actor=viewer.user_id, member_id=self._member_id(), **values)
         if isinstance(outcome, DomainError):

@@ -63,12 +63,12 @@ class AdminMembersState(AdminPage, AuthState):
 
     @rx.event
     async def search(self, form: dict | None = None):
-        viewer = await self._admin("search")
-        if viewer is None:
-            return self._refusal()
         fields = read_payload(MemberSearch, form)
         if fields is None:
             return bad_payload()
+        viewer = await self._admin("search")
+        if viewer is None:
+            return self._refusal()
         self._filters = admin.MemberFilters(
             text=fields.text,
             **{
