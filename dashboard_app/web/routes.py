@@ -95,10 +95,6 @@ def admin_member_path(member_id: int | str) -> str:
     return f"{ADMIN_MEMBERS}/{member_id}"
 
 
-def admin_audit_csv_url(**filters: str | None) -> str:
-    return _with_params(API_ADMIN_AUDIT_CSV, **filters)
-
-
 def file_path(token: str) -> str:
     return f"{API_FILES}/{token}"
 

@@ -28,6 +28,7 @@ class Alice:
     user: User
     order_id: int
     listed_email: str  # a member only an admin sees
+    listed_id: int
     private: list[str]
 
 
@@ -74,10 +75,19 @@ def alice_with_everything(app) -> Alice:
         listed.email,  # the admin member list
         "Carol Listed",
     ]
-    return Alice(user=user, order_id=order_id, listed_email=listed.email, private=private)
+    return Alice(
+        user=user,
+        order_id=order_id,
+        listed_email=listed.email,
+        listed_id=listed.id,
+        private=private,
+    )
 
 
-def pages(order_id: int) -> list[str]:
+ADMIN_PAGES = ["/admin/members", "/admin/stripe-events", "/admin/jobs", "/admin/audit"]
+
+
+def pages(order_id: int, listed_id: int) -> list[str]:
     return [
         "/",
         "/credits",
@@ -89,6 +99,8 @@ def pages(order_id: int) -> list[str]:
         f"/billing/orders/{order_id}",
         "/profile",
         "/admin",
+        *ADMIN_PAGES,
+        f"/admin/members/{listed_id}",
     ]
 
 
@@ -114,7 +126,7 @@ class FrameLog:
 
 def visit_every_page_as_alice(page: Page, alice: Alice) -> None:
     expect(page.get_by_test_id("header-credits")).to_have_text("48271", timeout=PAGE_LOAD_MS)
-    for path in pages(alice.order_id):
+    for path in pages(alice.order_id, alice.listed_id):
         page.goto(path)
         expect(page.get_by_test_id("header-credits")).to_have_text("48271", timeout=PAGE_LOAD_MS)
         if path == "/credits":
@@ -127,11 +139,17 @@ def visit_every_page_as_alice(page: Page, alice: Alice) -> None:
             expect(page.locator("#wallet_address")).to_have_value(WALLET)
             expect(page.get_by_test_id("session-row")).to_have_count(2)
         elif path == "/admin":
+            expect(page.get_by_test_id("figure-row").first).to_be_visible()
+        elif path == "/admin/members":
             expect(page.get_by_test_id("admin-members")).to_contain_text(alice.listed_email)
+        elif path.startswith("/admin/members/"):
+            expect(page.get_by_test_id("member-email")).to_have_text(alice.listed_email)
+        elif path == "/admin/audit":
+            expect(page.get_by_test_id("admin-audit")).to_contain_text(alice.listed_email)
 
 
 def visit_every_page_as_bob(page: Page, alice: Alice, bob: User) -> None:
-    for path in pages(alice.order_id):
+    for path in pages(alice.order_id, alice.listed_id):
         page.goto(path)
         expect(page.get_by_test_id("header-credits")).to_have_text(
             str(BOB_CREDITS), timeout=PAGE_LOAD_MS
@@ -145,7 +163,7 @@ def visit_every_page_as_bob(page: Page, alice: Alice, bob: User) -> None:
         elif path == "/profile":
             expect(page.get_by_test_id("profile-email")).to_have_text(bob.email)
             expect(page.get_by_test_id("session-row")).to_have_count(1)
-        elif path == "/admin":
+        elif path.startswith("/admin"):
             expect_path(page, "/")  # not an admin: sent away
             expect(page.get_by_test_id("balance-available")).to_have_text(str(BOB_CREDITS))
         html = page.content()

@@ -10,11 +10,15 @@ import reflex as rx
 from dashboard_app.domain import admin
 from dashboard_app.domain.errors import DomainError
 from dashboard_app.web import routes
+from dashboard_app.web.components.native_form import native_form
 from dashboard_app.web.pages.admin.base import AdminPage, admin_shell, in_session
 from dashboard_app.web.state.auth import AuthState, Viewer
 from dashboard_app.web.state.payloads import Payload, bad_payload, read_payload
 
 TIME = "%Y-%m-%d %H:%M:%S"
+
+
+FILTER_NAMES = ("actor", "member", "action", "since", "until")
 
 
 class AuditFilter(Payload):
@@ -55,9 +59,13 @@ class AdminAuditState(AdminPage, AuthState):
     rows: list[dict[str, str]] = []
     has_more: bool = False
     filter_error: str = ""
-    csv_url: str = routes.API_ADMIN_AUDIT_CSV
+    csv_filters: dict[str, str] = dict.fromkeys(FILTER_NAMES, "")
     _filters: admin.AuditFilters = admin.AuditFilters()
     _cursor: int | None = None
+
+    def _forget_filters(self) -> None:
+        self._filters, self.filter_error = admin.AuditFilters(), ""
+        self.csv_filters = dict.fromkeys(FILTER_NAMES, "")
 
     async def _refresh_admin(self, viewer: Viewer) -> None:
         self.rows, self._cursor = await asyncio.to_thread(_page, self._filters, None)
@@ -78,7 +86,7 @@ class AdminAuditState(AdminPage, AuthState):
             self.filter_error = error.message
             return None
         self.filter_error = ""
-        self.csv_url = routes.admin_audit_csv_url(**fields.model_dump())
+        self.csv_filters = fields.model_dump()
         return None
 
     @rx.event
@@ -129,11 +137,21 @@ def admin_audit_page() -> rx.Component:
                 data_testid="audit-error",
             ),
         ),
-        rx.link(
-            "Download these entries as CSV",
-            href=AdminAuditState.csv_url,
-            data_testid="audit-csv",
-            is_external=False,
+        # A native form: the browser downloads from the server route itself.
+        native_form(
+            *[
+                rx.el.input(type="hidden", name=name, value=AdminAuditState.csv_filters[name])
+                for name in FILTER_NAMES
+            ],
+            rx.button(
+                rx.icon("download", size=16),
+                "Download these entries as CSV",
+                variant="soft",
+                type="submit",
+                data_testid="audit-csv",
+            ),
+            action=routes.API_ADMIN_AUDIT_CSV,
+            method="get",
         ),
         rx.box(
             rx.table.root(

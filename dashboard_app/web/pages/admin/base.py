@@ -70,6 +70,10 @@ class AdminPage(rx.State, mixin=True):
     async def _refresh_admin(self, viewer: Viewer) -> None:
         """Load the page's data (pages override)."""
 
+    def _forget_filters(self) -> None:
+        """A page opened afresh shows its empty filter form: forget the last filters (pages
+        with filters override)."""
+
     async def _each_second(self, viewer: Viewer) -> None:
         """Each second while the page is open, after the role check (pages override)."""
 
@@ -105,6 +109,7 @@ class AdminPage(rx.State, mixin=True):
         if viewer is None:
             return self._refusal()
         self.dialog = self.action_error = ""
+        self._forget_filters()
         await self._refresh_admin(viewer)
         return None
 

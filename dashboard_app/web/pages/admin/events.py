@@ -94,10 +94,12 @@ class AdminEventsState(AdminPage, AuthState):
     _kind: str = ""
     _cursor: int | None = None
 
+    def _forget_filters(self) -> None:
+        wanted = self.router.url.query_parameters.get("status", "")
+        self._status = wanted if wanted in EVENT_STATUSES else None
+        self._kind, self.selected, self.filter_error = "", {}, ""
+
     async def _refresh_admin(self, viewer: Viewer) -> None:
-        if not self._status and not self._kind:
-            wanted = self.router.url.query_parameters.get("status", "")
-            self._status = wanted if wanted in EVENT_STATUSES else None
         self.rows, self._cursor = await asyncio.to_thread(_page, self._status, self._kind, None)
         self.has_more = self._cursor is not None
         if self.selected:

@@ -133,6 +133,9 @@ class AdminJobsState(AdminPage, AuthState):
     _status: str | None = None
     _cursor: int | None = None
 
+    def _forget_filters(self) -> None:
+        self._status, self.selected = None, {}
+
     async def _refresh_admin(self, viewer: Viewer) -> None:
         found = await asyncio.to_thread(_overview, self._status, None)
         self.queued, self.running, self.failed = found["queued"], found["running"], found["failed"]

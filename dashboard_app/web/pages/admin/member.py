@@ -142,11 +142,16 @@ class AdminMemberState(AdminPage, AuthState):
     _seen_member_version: str = ""
     _ledger_cursor: int | None = None
 
+    def _forget_filters(self) -> None:
+        self.ledger_label = ALL_ENTRIES
+
     def _member_id(self) -> int:
         raw = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1]
         return int(raw) if raw.isdigit() and len(raw) < 12 else 0
 
     async def _refresh_admin(self, viewer: Viewer) -> None:
+        # The version before the read: a change landing during the read shows at the next tick.
+        version = await asyncio.to_thread(_member_version, self._member_id())
         kind = KIND_BY_LABEL.get(self.ledger_label)
         found = await attempt(
             in_session,
@@ -163,7 +168,7 @@ class AdminMemberState(AdminPage, AuthState):
             if not name.startswith("_"):
                 setattr(self, name, value)
         self._ledger_cursor = found.get("_cursor")  # type: ignore[assignment]
-        self._seen_member_version = await asyncio.to_thread(_member_version, self._member_id())
+        self._seen_member_version = version
 
     async def _each_second(self, viewer: Viewer) -> None:
         if self.missing or not self.member:

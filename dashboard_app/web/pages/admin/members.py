@@ -56,6 +56,9 @@ class AdminMembersState(AdminPage, AuthState):
     _filters: admin.MemberFilters = admin.MemberFilters()
     _cursor: int | None = None
 
+    def _forget_filters(self) -> None:
+        self._filters, self.search_error = admin.MemberFilters(), ""
+
     async def _refresh_admin(self, viewer: Viewer) -> None:
         found = await asyncio.to_thread(_rows, self._filters, None)
         self.rows, self._cursor = found
