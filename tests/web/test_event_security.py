@@ -184,7 +184,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "AdminEventsState.load_more": Recipe(path=page("/admin/stripe-events")),
     "AdminEventsState.show_event": Recipe(
-        lambda world: {"event_id": world.event_id}, page("/admin/stripe-events")
+        lambda world: {"event_id": str(world.event_id)}, page("/admin/stripe-events")
     ),
     "AdminEventsState.replay": Recipe(
         admin_form(event_id=lambda world: str(world.event_id)), page("/admin/stripe-events")
@@ -196,7 +196,9 @@ RECIPES: dict[str, Recipe] = {
         lambda world: {"form": {"status": "failed"}}, page("/admin/jobs")
     ),
     "AdminJobsState.load_more": Recipe(path=page("/admin/jobs")),
-    "AdminJobsState.show_job": Recipe(lambda world: {"job_id": world.job_id}, page("/admin/jobs")),
+    "AdminJobsState.show_job": Recipe(
+        lambda world: {"job_id": str(world.job_id)}, page("/admin/jobs")
+    ),
     "AdminJobsState.retry": Recipe(
         admin_form(job_id=lambda world: str(world.job_id)), page("/admin/jobs")
     ),

@@ -22,7 +22,7 @@ from dashboard_app.domain.admin.guard import (
 from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import InvalidInput, NotFound
 from dashboard_app.integrations.stripe_gateway import StripeGateway
-from dashboard_app.models import StripeEvent
+from dashboard_app.models import StripeEvent, User
 from dashboard_app.models.billing import EVENT_STATUSES
 
 PAGE_SIZE = 25
@@ -111,7 +111,9 @@ def replay_event(
         engine=engine, gateway=gateway, catalog=catalog, event_id=event_id, force=True
     )
     with session_scope(engine) as session:
-        actor = require_admin(session=session, actor_user_id=actor_id)
+        # Stripe has acted: the entry is written whatever happened to the actor since.
+        actor = session.get(User, actor_id)
+        assert actor is not None
         audit_action(
             session,
             action="admin.event_replayed",

@@ -19,8 +19,29 @@ from dashboard_app.web.client_address import router_client_ip
 from dashboard_app.web.components.cards import page_heading
 from dashboard_app.web.layout import shell
 from dashboard_app.web.state.auth import AuthState, Viewer
+from dashboard_app.web.state.payloads import bad_payload
 
 ADMIN_ONLY = "The admin panel is for admins only."
+# The action dialogs of the admin pages, by the name `action_dialog` gives them.
+DIALOGS = frozenset(
+    {
+        "grant",
+        "revoke",
+        "boost",
+        "comp",
+        "suspend",
+        "reinstate",
+        "end_sessions",
+        "refund",
+        "sync_stripe",
+        "clear_flag",
+        "change_role",
+        "replay",
+        "force",
+        "retry",
+        "cancel",
+    }
+)
 SECTIONS = [
     ("Overview", routes.ADMIN),
     ("Members", routes.ADMIN_MEMBERS),
@@ -124,10 +145,12 @@ class AdminPage(rx.State, mixin=True):
         return None
 
     @rx.event
-    async def open_dialog(self, name: str = ""):
+    async def open_dialog(self, name: str | None = None):
+        if name is None or name not in DIALOGS:
+            return bad_payload()
         if await self._admin("open_dialog") is None:
             return self._refusal()
-        self.dialog, self.action_error = name[:40], ""
+        self.dialog, self.action_error = name, ""
         return None
 
     @rx.event
@@ -205,11 +228,14 @@ def action_dialog(
 ) -> rx.Component:
     """A button that opens a confirmation dialog with a form: the fields, a reason, the form
     token, and a button that confirms. Errors show inside the dialog."""
+    assert name in DIALOGS, name
     return rx.dialog.root(
         rx.button(
             trigger,
             variant="soft",
             color_scheme=color if color != "accent" else None,
+            # Soft red text on red is too pale in the light theme.
+            high_contrast=color != "accent",
             on_click=state.open_dialog(name),  # type: ignore[attr-defined]
             data_testid=f"action-{name}",
             **(trigger_props or {}),

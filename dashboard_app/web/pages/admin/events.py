@@ -137,11 +137,13 @@ class AdminEventsState(AdminPage, AuthState):
         return None
 
     @rx.event
-    async def show_event(self, event_id: int = 0):
+    async def show_event(self, event_id: str | None = None):
+        if event_id is None or not event_id.isdigit() or len(event_id) > 12:
+            return bad_payload()
         viewer = await self._admin("show_event")
         if viewer is None:
             return self._refusal()
-        found = await attempt(in_session, _detail, event_id=event_id)
+        found = await attempt(in_session, _detail, event_id=int(event_id))
         if isinstance(found, DomainError):
             return rx.toast.error(found.message)
         self.selected = found
@@ -207,7 +209,7 @@ def _event_row(row: rx.Var) -> rx.Component:
                 row["type"],
                 variant="ghost",
                 size="1",
-                on_click=AdminEventsState.show_event(row["id"].to(int)),
+                on_click=AdminEventsState.show_event(row["id"]),
             )
         ),
         rx.table.cell(rx.badge(row["status"], high_contrast=True)),

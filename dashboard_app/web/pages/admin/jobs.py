@@ -173,11 +173,13 @@ class AdminJobsState(AdminPage, AuthState):
         return None
 
     @rx.event
-    async def show_job(self, job_id: int = 0):
+    async def show_job(self, job_id: str | None = None):
+        if job_id is None or not job_id.isdigit() or len(job_id) > 12:
+            return bad_payload()
         viewer = await self._admin("show_job")
         if viewer is None:
             return self._refusal()
-        found = await attempt(in_session, _detail, job_id=job_id)
+        found = await attempt(in_session, _detail, job_id=int(job_id))
         if isinstance(found, DomainError):
             return rx.toast.error(found.message)
         self.selected = found
@@ -333,7 +335,7 @@ def admin_jobs_page() -> rx.Component:
                                     "#" + r["id"] + " " + r["title"],
                                     variant="ghost",
                                     size="1",
-                                    on_click=AdminJobsState.show_job(r["id"].to(int)),
+                                    on_click=AdminJobsState.show_job(r["id"]),
                                 )
                             ),
                             rx.table.cell(rx.link("#" + r["member"], href=r["member_href"])),

@@ -178,7 +178,7 @@ class AdminMemberState(AdminPage, AuthState):
             await self._refresh_admin(viewer)
 
     @rx.event
-    async def filter_ledger(self, label: str = ""):
+    async def filter_ledger(self, label: str | None = None):
         choice = read_payload(LedgerFilter, {"label": label})
         if choice is None:
             return bad_payload()

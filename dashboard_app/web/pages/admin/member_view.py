@@ -306,11 +306,19 @@ def _plan_and_usage() -> rx.Component:
 def _ledger() -> rx.Component:
     return _section(
         "Ledger",
-        rx.select(
-            [ALL_ENTRIES, *KIND_LABELS.values()],
-            value=S.ledger_label,
-            on_change=S.filter_ledger,
-            aria_label="Kind of entry",
+        rx.hstack(
+            rx.el.label("Kind of entry", html_for="ledger-kind", style={"fontWeight": 500}),
+            rx.el.select(
+                *[
+                    rx.el.option(label, value=label)
+                    for label in [ALL_ENTRIES, *KIND_LABELS.values()]
+                ],
+                id="ledger-kind",
+                value=S.ledger_label,
+                on_change=S.filter_ledger,
+                style={"padding": "0.35rem"},
+            ),
+            align="center",
         ),
         _table(
             "member-ledger-row",
