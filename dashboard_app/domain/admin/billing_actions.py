@@ -9,6 +9,7 @@ one made in Stripe's dashboard end the same way."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -28,8 +29,10 @@ from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import DomainError, InvalidInput, NotFound
 from dashboard_app.integrations.stripe_gateway import StripeGateway
 from dashboard_app.models import Order, Subscription, User
+from dashboard_app.models.base import utcnow
 
 REFUNDABLE = ("paid", "partially_refunded")
+SYNC_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,10 @@ def sync_member(
     reason: object,
     form_token: object,
 ) -> Synced:
-    """Bring every order and subscription of the member up to date with Stripe now (what a
-    lost webhook missed is repaired, exactly once, as reconciliation would)."""
+    """Bring the member up to date with Stripe now: their Checkout Sessions of the last
+    SYNC_DAYS days (a purchase whose webhook never arrived has no order yet), every order and
+    every subscription. What a lost webhook missed is repaired, exactly once, as
+    reconciliation would."""
     with session_scope(engine) as session:
         actor = require_admin(session=session, actor_user_id=actor_user_id)  # type: ignore[arg-type]
         reason_text = check_reason(reason)
@@ -140,8 +145,28 @@ def sync_member(
             )
             if s
         ]
-        actor_id, member_id = actor.id, member.id
+        actor_id, member_id, customer = actor.id, member.id, member.stripe_customer_id
     problems: list[str] = []
+    checkouts = 0
+    since = utcnow() - timedelta(days=SYNC_DAYS)
+    sessions: list[str] = []
+    if customer:  # Checkout always runs with the member's own customer (billing.purchase)
+        with billing.stripe_errors():
+            sessions = [
+                c["id"]
+                for c in gateway.checkout_sessions_since(since)
+                if billing.object_id(c.get("customer")) == customer
+            ]
+    for checkout_id in sessions:
+        try:
+            billing.fulfil_checkout(
+                engine=engine, gateway=gateway, catalog=catalog, checkout_session_id=checkout_id
+            )
+            checkouts += 1
+        except DomainError as error:
+            problems.append(f"checkout {checkout_id}: {error.message}")
+    with session_scope(engine) as session:  # fulfilment may have made orders
+        order_ids = list(session.exec(select(Order.id).where(Order.user_id == member_id)))
     for subscription_id in subscription_ids:
         try:
             billing.sync_subscription(
@@ -167,6 +192,7 @@ def sync_member(
             member_id=member_id,
             before={},
             after={
+                "checkouts": checkouts,
                 "orders": len(order_ids),
                 "subscriptions": len(subscription_ids),
                 "problems": problems[:20],
@@ -175,8 +201,8 @@ def sync_member(
             form_token=token,
         )
     message = (
-        f"Checked {len(order_ids)} order(s) and {len(subscription_ids)} subscription(s) "
-        "with Stripe."
+        f"Checked {len(sessions)} checkout(s), {len(order_ids)} order(s) and "
+        f"{len(subscription_ids)} subscription(s) with Stripe."
     )
     if problems:
         message += f" {len(problems)} could not be checked."

@@ -99,6 +99,37 @@ def test_a_refund_over_what_is_left_is_refused_before_stripe_is_asked(engine, ga
             admin.read_money(text, "usd")
 
 
+def test_syncing_a_member_repairs_a_purchase_whose_webhook_never_arrived_once(
+    engine, gateway
+) -> None:
+    actor = create_member(engine, role="admin").id
+    member = create_member(engine).id
+    paid_checkout(engine, gateway, member)  # paid at Stripe; no webhook reached us
+    assert available(engine, member) == 0
+    for token in ("sync-form-00000001", "sync-form-00000002"):
+        done = admin.sync_member(
+            engine=engine,
+            gateway=gateway,
+            catalog=CATALOG,
+            actor_user_id=actor,
+            member_id=member,
+            reason="Member says the pack never arrived",
+            form_token=token,
+        )
+        assert done.problems == []
+    assert available(engine, member) == STARTER.credits
+    with pytest.raises(PermissionDenied):
+        admin.sync_member(
+            engine=engine,
+            gateway=gateway,
+            catalog=CATALOG,
+            actor_user_id=member,
+            member_id=member,
+            reason="x",
+            form_token="sync-form-00000003",
+        )
+
+
 def test_a_failed_event_is_replayed_and_a_processed_one_forced_without_granting_twice(
     engine, gateway
 ) -> None:
