@@ -98,6 +98,42 @@ def _distinct_users(session: Session, column, since: datetime, *conditions) -> i
     )
 
 
+def credits_per_day(*, session: Session, since: datetime) -> dict[date, dict[str, int]]:
+    """Credits granted (grants, allowances, positive adjustments), bought, spent (directly or by
+    captured holds) and expired on each UTC day since `since`: one query that the index
+    `ix_credit_entries_created_kind` answers alone."""
+    entry_day = _day_of(session, CreditEntry.created_at)
+    found: dict[date, dict[str, int]] = {}
+    for when, kind, amount, positive, held in session.exec(
+        select(
+            entry_day,
+            CreditEntry.kind,
+            func.sum(CreditEntry.amount),
+            func.sum(case((CreditEntry.amount > 0, CreditEntry.amount), else_=0)),
+            func.sum(CreditEntry.held_change),
+        )
+        .where(CreditEntry.created_at >= since)
+        .group_by(entry_day, CreditEntry.kind)
+    ):
+        moved = found.setdefault(
+            _as_date(when), {"granted": 0, "bought": 0, "spent": 0, "expired": 0}
+        )
+        amount, positive, held = int(amount or 0), int(positive or 0), int(held or 0)
+        if kind in ("grant", "allowance"):
+            moved["granted"] += amount
+        elif kind == "adjustment":
+            moved["granted"] += positive
+        elif kind == "purchase":
+            moved["bought"] += amount
+        elif kind == "spend":
+            moved["spent"] -= amount
+        elif kind == "capture":
+            moved["spent"] -= held
+        elif kind == "expiry":
+            moved["expired"] -= amount
+    return found
+
+
 def overview_figures(*, session: Session, now: datetime | None = None) -> Figures:
     now = now or utcnow()
     starts = _period_starts(now)
@@ -109,34 +145,10 @@ def overview_figures(*, session: Session, now: datetime | None = None) -> Figure
     def day(value: object) -> Day | None:
         return days.get(_as_date(value))
 
-    entry_day = _day_of(session, CreditEntry.created_at)
-    for when, kind, amount, positive, held in session.exec(
-        select(
-            entry_day,
-            CreditEntry.kind,
-            func.sum(CreditEntry.amount),
-            func.sum(case((CreditEntry.amount > 0, CreditEntry.amount), else_=0)),
-            func.sum(CreditEntry.held_change),
-        )
-        .where(CreditEntry.created_at >= first)
-        .group_by(entry_day, CreditEntry.kind)
-    ):
-        found = day(when)
-        if found is None:
-            continue
-        amount, positive, held = int(amount or 0), int(positive or 0), int(held or 0)
-        if kind in ("grant", "allowance"):
-            found.granted += amount
-        elif kind == "adjustment":
-            found.granted += positive
-        elif kind == "purchase":
-            found.bought += amount
-        elif kind == "spend":
-            found.spent -= amount
-        elif kind == "capture":
-            found.spent -= held
-        elif kind == "expiry":
-            found.expired -= amount
+    for when, moved in credits_per_day(session=session, since=first).items():
+        if (found := day(when)) is not None:
+            found.granted, found.bought = moved["granted"], moved["bought"]
+            found.spent, found.expired = moved["spent"], moved["expired"]
 
     user_day = _day_of(session, User.created_at)
     for when, count in session.exec(
