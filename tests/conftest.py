@@ -197,7 +197,11 @@ def app(
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Assertions wait for their condition; on a loaded 2-core CI machine a page can take longer
+    # than Playwright's default 5 s to show a change, so give every expectation 15 s.
+    expect.set_options(timeout=15_000)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

@@ -5,6 +5,7 @@ generator the test chooses, and a client that enqueues as the web process does."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -119,6 +120,11 @@ class Jobs:
         return self.client.status(workflow_id) or ""
 
 
+def in_thread(function, *args, **kwargs):  # type: ignore[no-untyped-def]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args, **kwargs).result()
+
+
 @pytest.fixture
 def jobs(engine: Engine, db_url: str, tmp_path) -> Iterator[Jobs]:
     settings = engine_settings(db_url, tmp_path)
@@ -132,7 +138,9 @@ def jobs(engine: Engine, db_url: str, tmp_path) -> Iterator[Jobs]:
         step_attempts=3,
         step_retry_seconds=0.05,
     )
-    worker.start(settings, worker_runtime=job_runtime)
+    # On a thread of its own, as the embedded worker starts it: Playwright's sync API may own
+    # this thread's event loop, and DBOS refuses to register a queue beside a running loop.
+    in_thread(worker.start, settings, worker_runtime=job_runtime)
     client = JobsClient(
         system_database_url=settings.jobs_system_database_url,
         schema=settings.jobs_system_schema,
@@ -141,7 +149,7 @@ def jobs(engine: Engine, db_url: str, tmp_path) -> Iterator[Jobs]:
         yield Jobs(engine=engine, runtime=job_runtime, client=client, storage=storage)
     finally:
         client.close()
-        worker.stop()
+        in_thread(worker.stop)
 
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)

@@ -90,6 +90,9 @@ class GenerationService:
         self, handler, status: int, body: object, *, content_type="application/json", headers=None
     ) -> None:  # type: ignore[no-untyped-def]
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        # Recorded before answering: the client may count requests as soon as it has its answer.
+        with self.lock:
+            self.requests.append((handler.command, handler.path, status))
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(data)))
@@ -97,8 +100,6 @@ class GenerationService:
             handler.send_header(name, value)
         handler.end_headers()
         handler.wfile.write(data)
-        with self.lock:
-            self.requests.append((handler.command, handler.path, status))
 
     def handle(self, handler, method: str) -> None:  # type: ignore[no-untyped-def]
         with self.lock:

@@ -314,3 +314,33 @@ def test_deletion_removes_the_members_mail_from_the_outbox(configure, db_url, tm
     assert deleted.headers["location"] == "/sign-in?notice=account_deleted"
     assert mail_mentioning(leaving) == []
     assert len(mail_mentioning(staying)) == 2
+
+
+@pytest.mark.parametrize(
+    ("posted", "referer", "expected"),
+    [
+        # Sent before the page filled in its `next` field: the page's own address says where.
+        ("", "http://testserver/sign-in?next=/profile", "/profile"),
+        ("/billing", "http://testserver/sign-in?next=/profile", "/billing"),
+        # Another site's address, or an unsafe `next` in it, is never followed.
+        ("", "https://evil.example/sign-in?next=/profile", "/"),
+        ("", "http://testserver/sign-in?next=//evil.example/", "/"),
+        ("", "", "/"),
+    ],
+)
+def test_sign_in_goes_where_the_page_was_going_even_before_it_was_ready(
+    configure, db_url, posted, referer, expected
+) -> None:
+    routes = configure(DATABASE_URL=db_url)
+    engine = build_engine(db_url)
+    try:
+        member = create_member(engine)
+        response = routes.post(
+            "/auth/sign-in",
+            data={"email": member.email, "password": DEFAULT_PASSWORD, "next": posted},
+            headers={"Referer": referer} if referer else {},
+        )
+    finally:
+        engine.dispose()
+    assert response.status_code == 303
+    assert response.headers["location"] == expected

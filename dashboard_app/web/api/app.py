@@ -42,6 +42,7 @@ from dashboard_app.web.api.common import (
     mail_config,
     mail_windows,
     message_param,
+    posted_next,
     redirect,
     request_token,
     same_origin,
@@ -57,7 +58,7 @@ from dashboard_app.web.auth_cookie import session_policy
 
 async def sign_in(request: Request) -> Response:
     fields = await form_fields(request, "email", "password", "next")
-    next_path = routes.safe_next(fields["next"] if fields else None)
+    next_path = posted_next(request, fields)
     if fields is None or not same_origin(request):
         return redirect(routes.sign_in_url(next_path, error="invalid_request"))
     email, ip, limits = fields["email"].strip().lower(), client_ip(request), sign_in_limits()
@@ -116,7 +117,7 @@ async def sign_in(request: Request) -> Response:
 
 async def sign_up(request: Request) -> Response:
     fields = await form_fields(request, "email", "password", "display_name", "next")
-    next_path = routes.safe_next(fields["next"] if fields else None)
+    next_path = posted_next(request, fields)
     if fields is None or not same_origin(request):
         return redirect(routes.sign_up_url(next_path, error="invalid_request"))
 

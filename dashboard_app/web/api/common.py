@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import structlog
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +17,7 @@ from dashboard_app.domain.rate_limits import Window
 from dashboard_app.domain.sign_in_limits import SignInLimits
 from dashboard_app.integrations.mailer import Mail, MailConfig, send_mail
 from dashboard_app.settings import get_settings
+from dashboard_app.web import routes
 from dashboard_app.web.auth_cookie import (
     SESSION_COOKIE,
     cookie_options,
@@ -61,6 +62,17 @@ async def form_fields(request: Request, *names: str) -> dict[str, str] | None:
             return None
         values[name] = value
     return values
+
+
+def posted_next(request: Request, fields: dict[str, str] | None) -> str:
+    """Where to go after a sign-in or sign-up form: its `next` field, or (when the form was sent
+    before the page had filled that field in) the `next` of the page it was sent from."""
+    posted = fields["next"] if fields else ""
+    if not posted:
+        referer = urlsplit(request.headers.get("referer", ""))
+        if referer.netloc == request.headers.get("host", ""):
+            posted = parse_qs(referer.query).get("next", [""])[0]
+    return routes.safe_next(posted)
 
 
 def message_param(message: str) -> str:

@@ -255,7 +255,9 @@ SIGN_UP_ERRORS = {
 class PublicPageState(rx.State):
     """The sign-in and sign-up pages: a signed-in member is sent on to where they were going."""
 
-    next_path: str = routes.OVERVIEW
+    # Empty until the page has read its `next` parameter; the server route then reads it from
+    # the page's address instead (a form sent before the page was ready).
+    next_path: str = ""
     error_message: str = ""
     notice: str = ""
     reset_token: str = ""
