@@ -5,6 +5,7 @@ audit entry it leaves."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -115,3 +116,28 @@ def audit_action(
         before=before,
         after={**after, "reason": reason, "form": form_token},
     )
+
+
+@dataclass(frozen=True)
+class Done:
+    """What the admin is told; `repeated` when this form had already done it."""
+
+    message: str
+    repeated: bool = False
+
+
+def prepare_member_action(
+    session: Session,
+    *,
+    actor_user_id: object,
+    member_id: object,
+    reason: object,
+    form_token: object,
+) -> tuple[User, User, str, str]:
+    """The checks every action on a member starts with: the actor, the reason, the form
+    token and the member (locked), in that order."""
+    actor = require_admin(session=session, actor_user_id=actor_user_id)  # type: ignore[arg-type]
+    reason_text = check_reason(reason)
+    token = check_form_token(form_token)
+    member = target_member(session, member_id, lock=True)
+    return actor, member, reason_text, token

@@ -465,4 +465,4 @@ def test_the_last_active_admin_is_never_demoted(engine) -> None:
     # stands behind the self check, proven directly.
     with session_scope(engine) as session:
         with pytest.raises(InvalidInput, match="last active admin"):
-            admin.member_actions.refuse_last_admin(session=session, member_id=first)
+            admin.account_actions.refuse_last_admin(session=session, member_id=first)
