@@ -10,10 +10,10 @@ import typer
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, credits, plans
+from dashboard_app.domain.admin.checks import run_ledger_check, run_reconcile
 from dashboard_app.domain.catalog import Catalog, CatalogError, get_catalog
 from dashboard_app.domain.demo import seed_demo
 from dashboard_app.domain.errors import DomainError
-from dashboard_app.domain.ledger_check import check_ledger
 from dashboard_app.settings import SettingsError, get_settings
 
 cli = typer.Typer(help="Operate the credit dashboard.", no_args_is_help=True)
@@ -136,9 +136,9 @@ def catalog_sync() -> None:
 
 @ledger_cli.command("check")
 def ledger_check() -> None:
-    """Verify every ledger invariant in one snapshot; exit 1 with what is wrong and for whom."""
-    with session_scope() as session:
-        problems = check_ledger(session=session)
+    """Verify every ledger invariant in one snapshot; exit 1 with what is wrong and for whom.
+    The result is kept for the admin overview."""
+    _, problems = run_ledger_check(engine=None, source="cli")
     if problems:
         typer.secho(f"The ledger has {len(problems)} problem(s):", fg=typer.colors.RED, err=True)
         for problem in problems:
@@ -196,13 +196,12 @@ def stripe_sync_catalog() -> None:
 def stripe_reconcile(
     since: datetime = typer.Option(..., formats=["%Y-%m-%d"], help="First day (UTC) to check."),
 ) -> None:
-    """Repair any fulfilment a lost webhook missed since DATE; prints what it repaired."""
-    from dashboard_app.domain.stripe_sync import reconcile
-
+    """Repair any fulfilment a lost webhook missed since DATE; prints what it repaired. The
+    result is kept for the admin overview."""
     start = since.replace(tzinfo=UTC)
     try:
-        repaired, problems = reconcile(
-            engine=None, gateway=_gateway(), catalog=_catalog(), since=start
+        _, repaired, problems = run_reconcile(
+            engine=None, gateway=_gateway(), catalog=_catalog(), since=start, source="cli"
         )
     except DomainError as error:
         _fail(error.message)

@@ -8,7 +8,20 @@ from dashboard_app.web import routes
 from dashboard_app.web.api.app import build_api
 from dashboard_app.web.api.stripe_webhook import retry_stripe_events
 from dashboard_app.web.components.brand import head_components, social_preview_url
-from dashboard_app.web.pages.admin import AdminState, admin_page
+from dashboard_app.web.pages.admin import (
+    AdminAuditState,
+    AdminEventsState,
+    AdminJobsState,
+    AdminMembersState,
+    AdminMemberState,
+    AdminState,
+    admin_audit_page,
+    admin_events_page,
+    admin_jobs_page,
+    admin_member_page,
+    admin_members_page,
+    admin_page,
+)
 from dashboard_app.web.pages.billing import (
     BillingState,
     CheckoutSuccessState,
@@ -98,3 +111,28 @@ add_page(
 )
 add_page(profile_page, route=routes.PROFILE, title="Profile", on_load=ProfileState.load)
 add_page(admin_page, route=routes.ADMIN, title="Admin", on_load=AdminState.load)
+add_page(
+    admin_members_page,
+    route=routes.ADMIN_MEMBERS,
+    title="Admin: members",
+    on_load=AdminMembersState.load,
+)
+add_page(
+    admin_member_page,
+    route=routes.ADMIN_MEMBER,
+    title="Admin: member",
+    on_load=AdminMemberState.load,
+)
+add_page(
+    admin_events_page,
+    route=routes.ADMIN_EVENTS,
+    title="Admin: Stripe events",
+    on_load=AdminEventsState.load,
+)
+add_page(admin_jobs_page, route=routes.ADMIN_JOBS, title="Admin: jobs", on_load=AdminJobsState.load)
+add_page(
+    admin_audit_page,
+    route=routes.ADMIN_AUDIT,
+    title="Admin: audit log",
+    on_load=AdminAuditState.load,
+)

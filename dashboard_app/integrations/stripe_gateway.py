@@ -158,12 +158,20 @@ class StripeGateway:
         )
 
     def refund(
-        self, charge_id: str, *, idempotency_key: str, metadata: dict[str, str]
+        self,
+        charge_id: str,
+        *,
+        idempotency_key: str,
+        metadata: dict[str, str],
+        amount: int | None = None,
     ) -> StripeObject:
-        """Refund the whole of a charge."""
+        """Refund a charge: the whole of what is left of it, or `amount` (in cents) of it."""
+        params: dict[str, Any] = {"charge": charge_id, "metadata": metadata}
+        if amount is not None:
+            params["amount"] = amount
         return self._call(
             self.client.v1.refunds.create,
-            params={"charge": charge_id, "metadata": metadata},
+            params=params,
             options={"idempotency_key": idempotency_key},
         )
 

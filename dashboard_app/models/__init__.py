@@ -1,5 +1,6 @@
 """Every SQLModel table of the product, imported here so `SQLModel.metadata` knows them all."""
 
+from dashboard_app.models.admin import OperatorCheck
 from dashboard_app.models.audit import AuditEntry, MemberKey
 from dashboard_app.models.billing import Installation, Order, StripeEvent
 from dashboard_app.models.credits import (
@@ -37,6 +38,7 @@ __all__ = [
     "Installation",
     "MemberKey",
     "OAuthIdentity",
+    "OperatorCheck",
     "Order",
     "Plan",
     "Profile",

@@ -16,6 +16,7 @@ class AuditEntry(SQLModel, table=True):
         Index("ix_audit_log_created", "created_at"),
         Index("ix_audit_log_subject_created", "subject_user_id", "created_at"),
         Index("ix_audit_log_action_created", "action", "created_at"),
+        Index("ix_audit_log_actor_created", "actor_user_id", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

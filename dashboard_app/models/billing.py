@@ -27,6 +27,9 @@ class Order(SQLModel, table=True):
             name="ck_orders_credits",
         ),
         Index("ix_orders_user_created", "user_id", "created_at", "id"),
+        # The admin figures: revenue by day, refunds by when they were applied.
+        Index("ix_orders_created", "created_at", "status", "amount_total"),
+        Index("ix_orders_updated", "updated_at", "amount_refunded"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -65,6 +68,7 @@ class StripeEvent(SQLModel, table=True):
         CheckConstraint(one_of("status", EVENT_STATUSES), name="ck_stripe_events_status"),
         Index("ix_stripe_events_status_next", "status", "next_attempt_at"),
         Index("ix_stripe_events_received", "received_at"),
+        Index("ix_stripe_events_type_received", "type", "received_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

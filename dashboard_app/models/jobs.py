@@ -53,6 +53,7 @@ class Generation(SQLModel, table=True):
         Index("ix_generations_user_status_id", "user_id", "status", "id"),
         # The pages' live check: the member's most recent change to any job.
         Index("ix_generations_user_updated", "user_id", "updated_at"),
+        Index("ix_generations_created_status", "created_at", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

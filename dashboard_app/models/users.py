@@ -21,6 +21,7 @@ class User(SQLModel, table=True):
         CheckConstraint(one_of("role", ROLES), name="ck_users_role"),
         CheckConstraint(one_of("status", USER_STATUSES), name="ck_users_status"),
         CheckConstraint("email = lower(email)", name="ck_users_email_lower"),
+        Index("ix_users_created", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -42,7 +43,11 @@ class UserSession(SQLModel, table=True):
     """A signed-in browser. The cookie holds a random token; only its keyed hash is stored."""
 
     __tablename__ = "user_sessions"
-    __table_args__ = (Index("ix_user_sessions_user_id_last_seen", "user_id", "last_seen_at"),)
+    __table_args__ = (
+        Index("ix_user_sessions_user_id_last_seen", "user_id", "last_seen_at"),
+        # Members active in a period (the admin figures).
+        Index("ix_user_sessions_last_seen", "last_seen_at", "user_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=128, unique=True)

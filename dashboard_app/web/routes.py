@@ -13,6 +13,11 @@ REVIEW = "/review"
 BILLING = "/billing"
 PROFILE = "/profile"
 ADMIN = "/admin"
+ADMIN_MEMBERS = "/admin/members"
+ADMIN_MEMBER = "/admin/members/[member_id]"
+ADMIN_EVENTS = "/admin/stripe-events"
+ADMIN_JOBS = "/admin/jobs"
+ADMIN_AUDIT = "/admin/audit"
 BILLING_SUCCESS = "/billing/success"
 ORDERS = "/billing/orders"
 SIGN_IN = "/sign-in"
@@ -37,6 +42,7 @@ API_EXPORT = "/account/export"
 API_DELETE_ACCOUNT = "/account/delete"
 API_STRIPE_WEBHOOK = "/api/stripe/webhook"
 API_FILES = "/files"
+API_ADMIN_AUDIT_CSV = "/api/admin/audit.csv"
 
 # Files Reflex serves from assets/.
 FAVICON = "/favicon.ico"
@@ -92,6 +98,10 @@ def review_path(generation_id: int | str) -> str:
 
 def draft_url(draft_id: int | str) -> str:
     return _with_params(CREATE, draft=str(draft_id))
+
+
+def admin_member_path(member_id: int | str) -> str:
+    return f"{ADMIN_MEMBERS}/{member_id}"
 
 
 def file_path(token: str) -> str:

@@ -47,6 +47,7 @@ class Cast:
     order_id: int
     checkout_session_id: str
     generation_id: int
+    member_id: int
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,19 @@ def _profile_ready(page: Page, cast: Cast) -> None:
 
 
 def _admin_ready(page: Page, cast: Cast) -> None:
+    expect(page.get_by_test_id("figure-row").first).to_be_visible(timeout=READY_MS)
+    expect(page.get_by_test_id("check-result").first).to_be_visible(timeout=READY_MS)
+
+
+def _admin_members_ready(page: Page, cast: Cast) -> None:
     expect(page.get_by_test_id("admin-members")).to_contain_text(
         cast.member_email, timeout=READY_MS
     )
+
+
+def _admin_member_ready(page: Page, cast: Cast) -> None:
+    expect(page.get_by_test_id("member-email")).to_have_text(cast.member_email, timeout=READY_MS)
+    expect(page.get_by_test_id("member-order-row").first).to_be_visible(timeout=READY_MS)
 
 
 # Every registered route, how to reach it and when it is ready. Keys are the app's routes.
@@ -139,6 +150,15 @@ PAGES: dict[str, PageVisit] = {
     ),
     "/profile": PageVisit("member", lambda c: "/profile", _profile_ready),
     "/admin": PageVisit("admin", lambda c: "/admin", _admin_ready),
+    "/admin/members": PageVisit("admin", lambda c: "/admin/members", _admin_members_ready),
+    "/admin/members/[member_id]": PageVisit(
+        "admin", lambda c: f"/admin/members/{c.member_id}", _admin_member_ready
+    ),
+    "/admin/stripe-events": PageVisit(
+        "admin", lambda c: "/admin/stripe-events", _visible("event-row")
+    ),
+    "/admin/jobs": PageVisit("admin", lambda c: "/admin/jobs", _visible("jobs-queued")),
+    "/admin/audit": PageVisit("admin", lambda c: "/admin/audit", _visible("audit-row")),
 }
 
 
@@ -206,7 +226,7 @@ def cast(app) -> Cast:
         drafts.save_draft(
             session=session, user_id=member.id, catalog=get_catalog(), topic="Half an idea"
         )
-    return Cast(member.email, admin.email, paid_order(), session_id, generation_id)
+    return Cast(member.email, admin.email, paid_order(), session_id, generation_id, member.id)
 
 
 def axe_violations(page: Page) -> list[dict]:
@@ -327,6 +347,23 @@ def test_page_has_no_serious_accessibility_violations(
         page.goto(visit.path(cast))
         visit.ready(page, cast)  # the page's data is in
         check_page(page, theme, f"{route} ({visit.who})")
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_an_admin_confirmation_dialog_with_its_error_has_no_serious_violations(
+    browser, app, cast: Cast, theme: str
+) -> None:
+    with themed_page(browser, app, theme) as page:
+        sign_in_as(page, cast, "admin")
+        page.goto(f"/admin/members/{cast.member_id}")
+        _admin_member_ready(page, cast)
+        page.get_by_test_id("action-grant").click()
+        dialog = page.get_by_role("dialog")
+        dialog.locator("#amount-field").fill("-1")
+        dialog.locator("#reason-field").fill("Checking the dialog")
+        page.get_by_test_id("confirm-grant").click()
+        expect(page.get_by_test_id("action-error")).to_be_visible(timeout=READY_MS)
+        check_page(page, theme, "the grant dialog with an error (admin)")
 
 
 @pytest.mark.parametrize("theme", THEMES)

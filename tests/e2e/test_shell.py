@@ -120,13 +120,16 @@ def test_admin_panel_is_for_admins_only(page: Page, app, demo) -> None:
     member = create_member(app.engine)
     sign_in(page, member.email, DEFAULT_PASSWORD, start="/sign-in?next=/admin")
     expect_path(page, "/")  # sent away from the admin panel
-    expect(page.get_by_test_id("admin-members")).to_have_count(0)
+    expect(page.get_by_test_id("admin-figures")).to_have_count(0)
 
     page.get_by_role("button", name="Sign out", exact=True).click()
     expect_path(page, "/sign-in")
     sign_in(page, DEMO_ADMIN_EMAIL, demo[DEMO_ADMIN_EMAIL])
     page.get_by_test_id("nav-admin").first.click()
     expect_path(page, "/admin")
+    expect(page.get_by_test_id("admin-figures")).to_contain_text("Sign-ups")
+    page.get_by_test_id("admin-tab-members").click()
+    expect_path(page, "/admin/members")
     expect(page.get_by_test_id("admin-members")).to_contain_text(member.email)
 
 

@@ -31,6 +31,7 @@ class Alice:
     order_id: int
     generation_id: int
     listed_email: str  # a member only an admin sees
+    listed_id: int
     private: list[str]
 
 
@@ -92,8 +93,12 @@ def alice_with_everything(app) -> Alice:
         order_id=order_id,
         generation_id=generation_id,
         listed_email=listed.email,
+        listed_id=listed.id,
         private=private,
     )
+
+
+ADMIN_PAGES = ["/admin/members", "/admin/stripe-events", "/admin/jobs", "/admin/audit"]
 
 
 def pages(alice: Alice) -> list[str]:
@@ -109,6 +114,8 @@ def pages(alice: Alice) -> list[str]:
         f"/billing/orders/{alice.order_id}",
         "/profile",
         "/admin",
+        *ADMIN_PAGES,
+        f"/admin/members/{alice.listed_id}",
     ]
 
 
@@ -158,7 +165,13 @@ def visit_every_page_as_alice(page: Page, alice: Alice) -> None:
             expect(page.locator("#wallet_address")).to_have_value(WALLET)
             expect(page.get_by_test_id("session-row")).to_have_count(2)
         elif path == "/admin":
+            expect(page.get_by_test_id("figure-row").first).to_be_visible()
+        elif path == "/admin/members":
             expect(page.get_by_test_id("admin-members")).to_contain_text(alice.listed_email)
+        elif path.startswith("/admin/members/"):
+            expect(page.get_by_test_id("member-email")).to_have_text(alice.listed_email)
+        elif path == "/admin/audit":
+            expect(page.get_by_test_id("admin-audit")).to_contain_text(alice.listed_email)
 
 
 def visit_every_page_as_bob(page: Page, alice: Alice, bob: User) -> None:
@@ -188,7 +201,7 @@ def visit_every_page_as_bob(page: Page, alice: Alice, bob: User) -> None:
         elif path == "/profile":
             expect(page.get_by_test_id("profile-email")).to_have_text(bob.email)
             expect(page.get_by_test_id("session-row")).to_have_count(1)
-        elif path == "/admin":
+        elif path.startswith("/admin"):
             expect_path(page, "/")  # not an admin: sent away
             expect(page.get_by_test_id("balance-available")).to_have_text(str(BOB_CREDITS))
         html = page.content()

@@ -33,7 +33,9 @@ example objects (fixtures3.json) with ids, amounts and links overridden:
   test can make a read go stale while other work runs. GET /_standin/held (path) says whether
   the held request has arrived.
 - Refunds: a charge's `amount_refunded` counts only refunds that did not fail or get canceled;
-  POST /_standin/refunds/<id>/status (status) fails or cancels one.
+  POST /_standin/refunds/<id>/status (status) fails or cancels one. A refund created through
+  POST /v1/refunds sends `charge.refunded` with the charge, as Stripe does (localstripe sends
+  nothing).
 - Checkout as the hosted page would end it in other ways: POST /_standin/checkout/<id>/pay_later
   (a delayed payment method: complete but unpaid), POST /_standin/checkout/<id>/settle
   (outcome=succeeded|failed, with `checkout.session.async_payment_*`), and POST
@@ -813,10 +815,22 @@ def build_app() -> web.Application:
                 return web.json_response(shaped_invoice(found, expand))
         return response
 
+    @web.middleware
+    async def refund_events(request: web.Request, handler: Any) -> web.StreamResponse:
+        response = await handler(request)
+        if request.method == "POST" and request.path == "/v1/refunds" and response.status == 200:
+            refund = json.loads(response.body)  # type: ignore[union-attr]
+            charge = refund.get("charge")
+            charge_id = charge.get("id") if isinstance(charge, dict) else charge
+            if charge_id:
+                await send_event("charge.refunded", await local("GET", f"/v1/charges/{charge_id}"))
+        return response
+
     app.middlewares.insert(0, hosted_pages)
     app.middlewares.insert(1, slow_answers)
     app.middlewares.insert(2, idempotency)
     app.middlewares.append(invoices)
+    app.middlewares.append(refund_events)
     app.router.add_post("/v1/prices", create_price)
     app.router.add_get("/v1/prices", list_prices)
     app.router.add_get("/v1/prices/{id}", retrieve_price)

@@ -27,6 +27,7 @@ from dashboard_app.models import (
     Generation,
     Order,
     Profile,
+    StripeEvent,
     UsageEntry,
     User,
     UserSession,
@@ -69,6 +70,8 @@ class World:
     asset_id: int
     draft_id: int
     private: list[str]
+    event_id: int = 0  # a Stripe event about her payment
+    job_id: int = 0  # a failed generation of hers
     attacker_new_email: str = field(default_factory=lambda: unique_email("moved"))
 
 
@@ -122,6 +125,24 @@ def review_of(world: World) -> str:
     return f"/review/{world.generation_id}"
 
 
+ADMIN_FORM_TOKEN = "sweep-form-token-000001"
+
+
+def admin_form(**fields: object) -> Callable[[World], dict[str, object]]:
+    """An admin action's form: its fields, a reason and the form token."""
+    return lambda world: {
+        "form": {
+            **{k: v(world) if callable(v) else v for k, v in fields.items()},
+            "reason": "Sweep",
+            "form_token": ADMIN_FORM_TOKEN,
+        }
+    }
+
+
+def member_page(world: World) -> str:
+    return f"/admin/members/{world.victim.id}"
+
+
 TICKED = Recipe(payload=lambda world: {"_tick": TICK}, optional=frozenset({"_tick"}))
 SETVAR = Recipe(payload=lambda world: {"var_name": "available_credits", "value": 987_654})
 ORDER_PAGE = page("/billing/orders")
@@ -152,8 +173,93 @@ RECIPES: dict[str, Recipe] = {
         lambda world: {"form": {"new_email": world.attacker_new_email}}, page("/profile")
     ),
     "ProfileState.end_other_sessions": Recipe(path=page("/profile")),
-    "AdminState.load": Recipe(path=page("/admin")),
-    "AdminState.poll_live": Recipe(TICKED.payload, page("/admin"), TICKED.optional),
+    **{
+        f"{state}.{handler}": recipe
+        for state, where in (
+            ("AdminState", page("/admin")),
+            ("AdminMembersState", page("/admin/members")),
+            ("AdminMemberState", member_page),
+            ("AdminEventsState", page("/admin/stripe-events")),
+            ("AdminJobsState", page("/admin/jobs")),
+            ("AdminAuditState", page("/admin/audit")),
+        )
+        for handler, recipe in (
+            ("load", Recipe(path=where)),
+            ("poll_live", Recipe(TICKED.payload, where, TICKED.optional)),
+            ("open_dialog", Recipe(lambda world: {"name": "grant"}, where)),
+            ("close_dialog", Recipe(lambda world: {"_open": False}, where, frozenset({"_open"}))),
+        )
+    },
+    "AdminState.run_ledger_check": Recipe(path=page("/admin")),
+    "AdminState.run_reconcile": Recipe(path=page("/admin")),
+    "AdminMembersState.search": Recipe(
+        lambda world: {
+            "form": {
+                "text": world.victim.email,
+                "plan": "any",
+                "status": "active",
+                "role": "member",
+                "flag": "any",
+            }
+        },
+        page("/admin/members"),
+    ),
+    "AdminMembersState.load_more": Recipe(path=page("/admin/members")),
+    "AdminMemberState.filter_ledger": Recipe(lambda world: {"label": "Purchase"}, member_page),
+    "AdminMemberState.more_ledger": Recipe(path=member_page),
+    "AdminMemberState.grant": Recipe(admin_form(amount="500"), member_page),
+    "AdminMemberState.revoke": Recipe(admin_form(amount="500"), member_page),
+    "AdminMemberState.boost": Recipe(admin_form(boost_code="pro_boost"), member_page),
+    "AdminMemberState.comp": Recipe(admin_form(plan_code="pro", days="30"), member_page),
+    "AdminMemberState.suspend": Recipe(admin_form(), member_page),
+    "AdminMemberState.reinstate": Recipe(admin_form(), member_page),
+    "AdminMemberState.end_sessions": Recipe(admin_form(), member_page),
+    "AdminMemberState.clear_flag": Recipe(admin_form(), member_page),
+    "AdminMemberState.change_role": Recipe(admin_form(role="admin"), member_page),
+    "AdminMemberState.refund": Recipe(
+        admin_form(order_id=lambda world: str(world.order_id), amount="1.00"), member_page
+    ),
+    "AdminMemberState.sync_stripe": Recipe(admin_form(), member_page),
+    "AdminEventsState.filter": Recipe(
+        lambda world: {"form": {"status": "processed", "kind": "checkout."}},
+        page("/admin/stripe-events"),
+    ),
+    "AdminEventsState.load_more": Recipe(path=page("/admin/stripe-events")),
+    "AdminEventsState.show_event": Recipe(
+        lambda world: {"event_id": str(world.event_id)}, page("/admin/stripe-events")
+    ),
+    "AdminEventsState.replay": Recipe(
+        admin_form(event_id=lambda world: str(world.event_id)), page("/admin/stripe-events")
+    ),
+    "AdminEventsState.force": Recipe(
+        admin_form(event_id=lambda world: str(world.event_id)), page("/admin/stripe-events")
+    ),
+    "AdminJobsState.filter": Recipe(
+        lambda world: {"form": {"status": "failed"}}, page("/admin/jobs")
+    ),
+    "AdminJobsState.load_more": Recipe(path=page("/admin/jobs")),
+    "AdminJobsState.show_job": Recipe(
+        lambda world: {"job_id": str(world.job_id)}, page("/admin/jobs")
+    ),
+    "AdminJobsState.retry": Recipe(
+        admin_form(job_id=lambda world: str(world.job_id)), page("/admin/jobs")
+    ),
+    "AdminJobsState.cancel": Recipe(
+        admin_form(job_id=lambda world: str(world.job_id)), page("/admin/jobs")
+    ),
+    "AdminAuditState.filter": Recipe(
+        lambda world: {
+            "form": {
+                "actor": "",
+                "member": world.victim.email,
+                "action": "",
+                "since": "2026-01-01",
+                "until": "",
+            }
+        },
+        page("/admin/audit"),
+    ),
+    "AdminAuditState.load_more": Recipe(path=page("/admin/audit")),
     "BillingState.load": Recipe(path=page("/billing")),
     "BillingState.poll_live": Recipe(TICKED.payload, page("/billing"), TICKED.optional),
     "BillingState.buy": Recipe(lambda world: {"code": "starter"}, page("/billing")),
@@ -260,6 +366,12 @@ def test_every_public_handler_has_an_argument_recipe() -> None:
 
 @pytest.fixture
 def world(app) -> World:
+    return make_world(app)
+
+
+def make_world(app) -> World:
+    """The victim, with a profile, a balance, a live session, a paid order, its Stripe event and
+    a failed job."""
     victim = create_member(app.engine, display_name="Victoria Target", credits_granted=61_403)
     with session_scope(app.engine) as session:
         profiles.update_profile(
@@ -289,8 +401,14 @@ def world(app) -> World:
     )
     with session_scope(app.engine) as session:
         order_id = session.exec(select(Order.id).where(Order.user_id == victim.id)).one()
+        event_id = session.exec(
+            select(StripeEvent.id).where(StripeEvent.object_id == checkout_id)
+        ).first()
+    job_id = failed_job(app.engine, victim.id)
+    with session_scope(app.engine) as session:
         available = credits.get_balances(session=session, user_id=victim.id).available
     assert available == 61_403 + get_catalog().packs["starter"].credits
+    assert event_id is not None
     generation_id, variant_id, asset_id = delivered_result(
         app.engine, victim.id, title="Victoria's confidential reel"
     )
@@ -321,6 +439,8 @@ def world(app) -> World:
         variant_id=variant_id,
         asset_id=asset_id,
         draft_id=draft_id,
+        event_id=event_id,
+        job_id=job_id,
         private=[
             "Victoria's confidential reel",
             "unannounced product launch",
@@ -333,6 +453,31 @@ def world(app) -> World:
             f"{available:,}",
         ],
     )
+
+
+def failed_job(engine, user_id: int) -> int:
+    """A generation of the member that failed (it stays so: nothing retries it on its own)."""
+    from dashboard_app.domain.generation import progress, submit
+
+    with session_scope(engine) as session:
+        generation = submit.submit_generation(
+            session=session,
+            user_id=user_id,
+            catalog=get_catalog(),
+            idempotency_key=f"sweep-job-{user_id}",
+            topic="Quiet lakes",
+            platform="tiktok",
+            preset="neon",
+            format="video",
+            variants=1,
+        ).generation
+        progress.fail_generation(
+            session=session,
+            generation_id=generation.id,
+            attempt=generation.attempt,
+            error="Renderer crashed",
+        )
+        return generation.id
 
 
 def snapshot(engine, user_id: int) -> dict[str, object]:
@@ -508,11 +653,11 @@ def test_hydrate_for_a_member_carries_no_secret_hash_or_token(app) -> None:
 
 
 def test_the_generic_setvar_handler_cannot_write_state(app) -> None:
-    from dashboard_app.web.pages.admin import AdminState
+    from dashboard_app.web.pages.admin import AdminMembersState
 
     member = create_member(app.engine, credits_granted=3)
     cookie = sign_in_cookie(app.base_url, member.email)
-    auth, admin = AuthState.get_full_name(), AdminState.get_full_name()
+    auth, admin = AuthState.get_full_name(), AdminMembersState.get_full_name()
     calls = [
         (f"{auth}.setvar", {"var_name": "signed_in", "value": True}),
         (f"{auth}.setvar", {"var_name": "available_credits", "value": 987654}),
@@ -520,7 +665,7 @@ def test_the_generic_setvar_handler_cannot_write_state(app) -> None:
             f"{auth}.setvar",
             {"var_name": "nav_links", "value": [{"label": "Admin", "href": "/admin"}]},
         ),
-        (f"{admin}.setvar", {"var_name": "member_count", "value": 424242}),
+        (f"{admin}.setvar", {"var_name": "rows", "value": [{"email": "424242"}]}),
     ]
     for who in (None, cookie):
         replies = talk_now(app.base_url, cookie=who, calls=calls)

@@ -1,0 +1,179 @@
+"""Generation jobs as an admin sees them across members: queue depth, what runs, what failed
+and with which error, by preset; retry a failed job or cancel one in flight (its held credits
+come back). The rules are the member's own (review.retry_generation, cancel_generation), run on
+the job owner's behalf; the caller enqueues or cancels in the engine after commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, func, select
+
+from dashboard_app.domain.admin.guard import (
+    audit_action,
+    check_form_token,
+    check_reason,
+    done_before,
+    require_admin,
+    target_member,
+)
+from dashboard_app.domain.catalog import Catalog
+from dashboard_app.domain.errors import InvalidInput, NotFound
+from dashboard_app.domain.generation import review
+from dashboard_app.models import Generation
+from dashboard_app.models.base import utcnow
+from dashboard_app.models.jobs import GENERATION_STATUSES
+
+PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class QueueFigures:
+    queued: int
+    running: int
+    failed_24h: int
+    oldest_queued_at: datetime | None
+    by_preset: list[tuple[str, dict[str, int]]]  # preset -> status -> count, last 7 days
+
+
+def queue_figures(*, session: Session, now: datetime | None = None) -> QueueFigures:
+    now = now or utcnow()
+    in_flight = dict(
+        session.exec(
+            select(Generation.status, func.count())
+            .where(col(Generation.status).in_(("queued", "running")))
+            .group_by(Generation.status)
+        ).all()
+    )
+    failed = session.exec(
+        select(func.count())
+        .select_from(Generation)
+        .where(Generation.status == "failed", Generation.updated_at >= now - timedelta(days=1))
+    ).one()
+    oldest = session.exec(
+        select(func.min(Generation.created_at)).where(Generation.status == "queued")
+    ).one()
+    by_preset: dict[str, dict[str, int]] = {}
+    for preset, status, count in session.exec(
+        select(Generation.preset, Generation.status, func.count())
+        .where(Generation.created_at >= now - timedelta(days=7))
+        .group_by(Generation.preset, Generation.status)
+    ):
+        by_preset.setdefault(preset or "-", {})[status] = int(count)
+    return QueueFigures(
+        queued=int(in_flight.get("queued", 0)),
+        running=int(in_flight.get("running", 0)),
+        failed_24h=int(failed),
+        oldest_queued_at=oldest,
+        by_preset=sorted(by_preset.items()),
+    )
+
+
+@dataclass(frozen=True)
+class JobsPage:
+    jobs: list[Generation]
+    next_cursor: int | None
+
+
+def list_jobs(
+    *,
+    session: Session,
+    status: str | None = None,
+    member_id: int | None = None,
+    before_id: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> JobsPage:
+    query = select(Generation)
+    if status is not None:
+        if status not in GENERATION_STATUSES:
+            raise InvalidInput("Unknown status", field="status")
+        query = query.where(Generation.status == status)
+    if member_id is not None:
+        query = query.where(Generation.user_id == member_id)
+    if before_id is not None:
+        query = query.where(col(Generation.id) < before_id)
+    limit = max(1, min(limit, 100))
+    rows = list(session.exec(query.order_by(col(Generation.id).desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return JobsPage(jobs=rows, next_cursor=rows[-1].id if more and rows else None)
+
+
+def _job(session: Session, generation_id: object) -> Generation:
+    if not isinstance(generation_id, int) or isinstance(generation_id, bool):
+        raise NotFound(review.NOT_FOUND)
+    generation = session.get(Generation, generation_id)
+    if generation is None:
+        raise NotFound(review.NOT_FOUND)
+    return generation
+
+
+@dataclass(frozen=True)
+class JobAction:
+    message: str
+    generation: Generation | None  # to enqueue (a retry), after commit
+    workflow_ids: list[str]  # to cancel in the engine (a cancel), after commit
+
+
+def cancel_job(
+    *,
+    session: Session,
+    actor_user_id: object,
+    generation_id: object,
+    reason: object,
+    form_token: object,
+) -> JobAction:
+    actor = require_admin(session=session, actor_user_id=actor_user_id)  # type: ignore[arg-type]
+    reason_text, token = check_reason(reason), check_form_token(form_token)
+    job = _job(session, generation_id)
+    target_member(session, job.user_id)
+    if done_before(session, member_id=job.user_id, action="admin.job_cancelled", form_token=token):
+        return JobAction("Already cancelled: this form was sent before.", None, [])
+    before = job.status
+    cancelled = review.cancel_generation(session=session, user_id=job.user_id, generation_id=job.id)
+    audit_action(
+        session,
+        action="admin.job_cancelled",
+        actor=actor,
+        member_id=job.user_id,
+        before={"job": job.id, "status": before},
+        after={"job": job.id, "status": cancelled.generation.status},
+        reason=reason_text,
+        form_token=token,
+    )
+    return JobAction(
+        f"Job #{job.id} cancelled; its held credits are back.", None, cancelled.workflow_ids
+    )
+
+
+def retry_job(
+    *,
+    session: Session,
+    actor_user_id: object,
+    generation_id: object,
+    catalog: Catalog,
+    reason: object,
+    form_token: object,
+) -> JobAction:
+    """Run a failed job again as a new attempt, on the member's plan limits and credits."""
+    actor = require_admin(session=session, actor_user_id=actor_user_id)  # type: ignore[arg-type]
+    reason_text, token = check_reason(reason), check_form_token(form_token)
+    job = _job(session, generation_id)
+    target_member(session, job.user_id)
+    if done_before(session, member_id=job.user_id, action="admin.job_retried", form_token=token):
+        return JobAction("Already retried: this form was sent before.", None, [])
+    generation = review.retry_generation(
+        session=session, user_id=job.user_id, generation_id=job.id, catalog=catalog
+    )
+    audit_action(
+        session,
+        action="admin.job_retried",
+        actor=actor,
+        member_id=job.user_id,
+        before={"job": job.id, "status": "failed"},
+        after={"job": job.id, "status": generation.status, "attempt": generation.attempt},
+        reason=reason_text,
+        form_token=token,
+    )
+    return JobAction(f"Job #{job.id} queued again (attempt {generation.attempt}).", generation, [])
