@@ -1,8 +1,9 @@
 """Generation in the browser, each test a whole flow: create a reel and watch it render live
 (on its review page and on the overview in a second tab), play it, regenerate one variant,
 save it, find it in the library by search and by filter, download a valid MP4; an image from a
-form saved as a draft and continued from the overview, on the profile's default platform; and
-the limits a member meets on the way, each refused with its reason."""
+form saved as a draft and continued from the overview, on the profile's default platform,
+renamed, tagged, found by tag and deleted; and the limits a member meets on the way, each
+refused with its reason."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import av
 import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
+from sqlmodel import select
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import credits, plans, profiles
 from dashboard_app.domain.catalog import get_catalog
-from dashboard_app.models import Generation
+from dashboard_app.models import Asset, Generation
 from tests.conftest import REEL_HEIGHT, REEL_SECONDS
 from tests.e2e.helpers import expect_path, sign_in
 from tests.factories import DEFAULT_PASSWORD, create_member
@@ -226,6 +228,7 @@ def test_an_image_from_a_draft_to_a_download(page: Page, app, tmp_path) -> None:
     page.locator("#title").fill(f"Desk {word}")
     choose(page, "preset", CATALOG.presets["clean"].name)
     page.get_by_text("Image", exact=True).click()
+    expect(page.get_by_role("radio", name="Image")).to_be_checked()  # the choice is in the form
     page.get_by_test_id("save-draft").click()
     expect(page.get_by_test_id("draft-saved")).to_have_text("Draft saved.")
     expect(page.get_by_test_id("draft-row")).to_have_count(1)
@@ -258,6 +261,29 @@ def test_an_image_from_a_draft_to_a_download(page: Page, app, tmp_path) -> None:
     with Image.open(saved) as picture:
         assert picture.size == (1080, 1920)
     assert balance(app, member.id).available == 50 - clean
+
+    # Rename it and tag it; the tag filter finds it; deleted, it leaves the library.
+    item = page.get_by_test_id("library-item")
+    item.get_by_test_id("library-edit").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Title").fill(f"Desk at dawn {word}")
+    dialog.get_by_label("Tags").fill(f"calm, tag{word}")
+    dialog.get_by_role("button", name="Save").click()
+    expect(item.get_by_test_id("library-title")).to_have_text(f"Desk at dawn {word}")
+    expect(item.get_by_test_id("library-tags")).to_have_text(f"calm, tag{word}")
+    page.locator("#filter-tag").fill(f"tag{word}")
+    page.get_by_test_id("library-apply").click()
+    expect(item).to_have_count(1)
+    page.locator("#filter-tag").fill("sunset")
+    page.get_by_test_id("library-apply").click()
+    expect(page.get_by_test_id("library-empty")).to_be_visible()
+    page.locator("#filter-tag").fill("")
+    page.get_by_test_id("library-apply").click()
+    item.get_by_test_id("library-delete").click()
+    expect(page.get_by_test_id("library-empty")).to_be_visible()
+    with session_scope(app.engine) as session:  # soft: the row stays, marked deleted
+        (asset,) = session.exec(select(Asset).where(Asset.owner_id == member.id)).all()
+        assert asset.deleted_at is not None and asset.title == f"Desk at dawn {word}"
 
 
 def test_limits_are_refused_in_the_browser_with_their_reason(page: Page, app) -> None:

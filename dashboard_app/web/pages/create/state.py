@@ -258,8 +258,9 @@ class CreateState(LivePage, AuthState):
         except DomainError as error:
             self._refused(error)
             return None
-        # A new form (and token) for the member's next job, ready before they come back.
-        await self._start_form(viewer, "")
+        # This form is spent: the next visit starts a new one (and token). Nothing more is read
+        # before the member is taken to the review page.
+        self.form_token = ""
         return rx.redirect(routes.review_path(generation_id))
 
     def _refused(self, error: DomainError) -> None:
