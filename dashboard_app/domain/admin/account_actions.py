@@ -37,6 +37,7 @@ def suspend_member(
         member_id=member_id,
         reason=reason,
         form_token=form_token,
+        lock_admins=True,
     )
     assert member.id is not None
     if member.id == actor.id:
@@ -212,6 +213,7 @@ def set_member_role(
         member_id=member_id,
         reason=reason,
         form_token=form_token,
+        lock_admins=True,
     )
     assert member.id is not None
     if not isinstance(role, str) or role not in ROLES:

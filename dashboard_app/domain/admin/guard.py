@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from dashboard_app.domain.audit import record_audit
@@ -26,9 +27,30 @@ class NotAnAdmin(PermissionDenied):
         super().__init__("The admin panel is for admins only.")
 
 
+def _user_id(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def lock_users(session: Session, *user_ids: object, admins: bool = False) -> None:
+    """Lock the rows of these users (and, with `admins`, of every active admin) in one
+    statement, in id order. Every admin action takes its user locks this way before it reads
+    them: two actions then never wait on each other in a circle (two admins demoting each other
+    at once: one goes first, the other finds it is no longer an admin), and an admin demoted or
+    suspended while their action waits is refused when it resumes. (On SQLite, which runs one
+    writer at a time, the statement is a plain read.)"""
+    ids = sorted({i for i in map(_user_id, user_ids) if i is not None})
+    condition = col(User.id).in_(ids)
+    if admins:
+        condition = or_(
+            condition,
+            and_(User.role == "admin", User.status == "active", col(User.deleted_at).is_(None)),
+        )
+    session.exec(select(User.id).where(condition).order_by(col(User.id)).with_for_update()).all()
+
+
 def require_admin(*, session: Session, actor_user_id: int | None) -> User:
     """The acting admin, as the database has them now: an active, undeleted admin, or
-    NotAnAdmin."""
+    NotAnAdmin. Actions that change something lock the actor's row first (`lock_users`)."""
     if not isinstance(actor_user_id, int) or isinstance(actor_user_id, bool):
         raise NotAnAdmin()
     actor = session.get(User, actor_user_id, populate_existing=True)
@@ -133,9 +155,12 @@ def prepare_member_action(
     member_id: object,
     reason: object,
     form_token: object,
+    lock_admins: bool = False,
 ) -> tuple[User, User, str, str]:
-    """The checks every action on a member starts with: the actor, the reason, the form
-    token and the member (locked), in that order."""
+    """The checks every action on a member starts with: the actor and the member locked (with
+    every active admin for an action that may take the last one away), then the actor, the
+    reason, the form token and the member, in that order."""
+    lock_users(session, actor_user_id, member_id, admins=lock_admins)
     actor = require_admin(session=session, actor_user_id=actor_user_id)  # type: ignore[arg-type]
     reason_text = check_reason(reason)
     token = check_form_token(form_token)

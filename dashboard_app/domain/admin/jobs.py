@@ -15,6 +15,7 @@ from dashboard_app.domain.admin.guard import (
     check_form_token,
     check_reason,
     done_before,
+    lock_users,
     require_admin,
     target_member,
 )
@@ -116,6 +117,13 @@ class JobAction:
     workflow_ids: list[str]  # to cancel in the engine (a cancel), after commit
 
 
+def _lock_actor_and_owner(session: Session, actor_user_id: object, generation_id: object) -> None:
+    """The actor's and the job owner's rows, locked together in id order (see `lock_users`)."""
+    valid = isinstance(generation_id, int) and not isinstance(generation_id, bool)
+    job = session.get(Generation, generation_id) if valid and generation_id > 0 else None
+    lock_users(session, actor_user_id, job.user_id if job is not None else None)
+
+
 def cancel_job(
     *,
     session: Session,
@@ -124,6 +132,7 @@ def cancel_job(
     reason: object,
     form_token: object,
 ) -> JobAction:
+    _lock_actor_and_owner(session, actor_user_id, generation_id)
     actor = require_admin(session=session, actor_user_id=actor_user_id)  # type: ignore[arg-type]
     reason_text, token = check_reason(reason), check_form_token(form_token)
     job = _job(session, generation_id)
@@ -157,6 +166,7 @@ def retry_job(
     form_token: object,
 ) -> JobAction:
     """Run a failed job again as a new attempt, on the member's plan limits and credits."""
+    _lock_actor_and_owner(session, actor_user_id, generation_id)
     actor = require_admin(session=session, actor_user_id=actor_user_id)  # type: ignore[arg-type]
     reason_text, token = check_reason(reason), check_form_token(form_token)
     job = _job(session, generation_id)
