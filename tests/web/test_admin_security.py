@@ -20,6 +20,7 @@ from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, credits
 from dashboard_app.models import AuditEntry, CreditEntry, StripeEvent, User
 from dashboard_app.web.pages.admin import ADMIN_STATES
+from dashboard_app.web.state.payloads import BAD_PAYLOAD
 from tests.factories import create_member
 from tests.support.servers import wait_for
 from tests.support.tab import sign_in_cookie, talk_now
@@ -202,3 +203,23 @@ def test_a_tab_an_admin_used_carries_no_admin_data_for_a_member_or_nobody(app, w
             if var in ADMIN_DEFAULTS and value != ADMIN_DEFAULTS[var]
         }
         assert changed == {}, json.dumps(changed)[:2000]
+
+
+@pytest.mark.parametrize("handler", ["AdminEventsState.show_event", "AdminJobsState.show_job"])
+def test_an_id_that_is_digits_but_not_a_number_gets_the_one_message(app, handler) -> None:
+    """`"²".isdigit()` holds but `int("²")` raises; twenty digits overflow the database's ids."""
+    actor = create_member(app.engine, role="admin")
+    start = len(app.server.log_path.read_text(errors="replace"))
+    event = admin_handlers()[handler]
+    name = "event_id" if handler.endswith("show_event") else "job_id"
+    path = "/admin/stripe-events" if name == "event_id" else "/admin/jobs"
+    shapes = ["²", "1٣", "9" * 20]
+    replies = talk_now(
+        app.base_url,
+        cookie=sign_in_cookie(app.base_url, actor.email),
+        calls=[(event, {name: shape}, path) for shape in shapes],
+        until=lambda r: r.text().count(BAD_PAYLOAD) >= len(shapes),
+        timeout=20,
+    )
+    assert replies.text().count(BAD_PAYLOAD) == len(shapes)
+    assert "Traceback" not in app.server.log_path.read_text(errors="replace")[start:]

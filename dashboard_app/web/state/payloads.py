@@ -18,6 +18,17 @@ def bad_payload() -> rx.event.EventSpec:
     return rx.toast.error(BAD_PAYLOAD)
 
 
+MAX_ID_DIGITS = 12
+
+
+def id_from_text(value: object) -> int | None:
+    """A record id sent as text (a page address, a button's argument): ASCII digits, at most
+    MAX_ID_DIGITS of them, or None. (`str.isdigit` alone lets "²" through, which `int` refuses,
+    and a longer number overflows the database's ids.)"""
+    digits = isinstance(value, str) and value.isascii() and value.isdigit()
+    return int(value) if digits and len(value) <= MAX_ID_DIGITS else None  # type: ignore[arg-type]
+
+
 class Payload(BaseModel):
     """Base for a handler's payload: unknown keys are ignored, long text is refused."""
 

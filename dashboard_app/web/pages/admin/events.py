@@ -22,7 +22,7 @@ from dashboard_app.web.pages.admin.base import (
     in_session,
 )
 from dashboard_app.web.state.auth import AuthState, Viewer
-from dashboard_app.web.state.payloads import Payload, bad_payload, read_payload
+from dashboard_app.web.state.payloads import Payload, bad_payload, id_from_text, read_payload
 
 ANY = "any"
 TIME = "%Y-%m-%d %H:%M:%S"
@@ -72,14 +72,15 @@ def _replay(actor: int, event_id: str, force: bool, **form: str):
     gateway = get_gateway()
     if gateway is None:
         raise DomainError("Stripe is not configured on this server.")
-    if not event_id.isdigit():
+    found_id = id_from_text(event_id)
+    if found_id is None:
         raise NotFound("No such event")
     return admin.replay_event(
         engine=None,
         gateway=gateway,
         catalog=get_catalog(),
         actor_user_id=actor,
-        event_id=int(event_id),
+        event_id=found_id,
         force=force,
         **form,
     )
@@ -138,12 +139,13 @@ class AdminEventsState(AdminPage, AuthState):
 
     @rx.event
     async def show_event(self, event_id: str | None = None):
-        if event_id is None or not event_id.isdigit() or len(event_id) > 12:
+        found_id = id_from_text(event_id)
+        if found_id is None:
             return bad_payload()
         viewer = await self._admin("show_event")
         if viewer is None:
             return self._refusal()
-        found = await attempt(in_session, _detail, event_id=int(event_id))
+        found = await attempt(in_session, _detail, event_id=found_id)
         if isinstance(found, DomainError):
             return rx.toast.error(found.message)
         self.selected = found

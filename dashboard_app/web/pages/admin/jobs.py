@@ -26,7 +26,7 @@ from dashboard_app.web.pages.admin.base import (
     in_session,
 )
 from dashboard_app.web.state.auth import AuthState, Viewer
-from dashboard_app.web.state.payloads import Payload, bad_payload, read_payload
+from dashboard_app.web.state.payloads import Payload, bad_payload, id_from_text, read_payload
 
 ANY = "any"
 TIME = "%Y-%m-%d %H:%M:%S"
@@ -95,9 +95,10 @@ def _detail(*, session, job_id: int) -> dict[str, str]:  # type: ignore[no-untyp
 
 
 def _job_id(text: str) -> int:
-    if not text.isdigit():
+    found = id_from_text(text)
+    if found is None:
         raise NotFound("No such job")
-    return int(text)
+    return found
 
 
 def _cancel(actor: int, job_id: str, **form: str) -> admin.JobAction:
@@ -174,12 +175,13 @@ class AdminJobsState(AdminPage, AuthState):
 
     @rx.event
     async def show_job(self, job_id: str | None = None):
-        if job_id is None or not job_id.isdigit() or len(job_id) > 12:
+        found_id = id_from_text(job_id)
+        if found_id is None:
             return bad_payload()
         viewer = await self._admin("show_job")
         if viewer is None:
             return self._refusal()
-        found = await attempt(in_session, _detail, job_id=int(job_id))
+        found = await attempt(in_session, _detail, job_id=found_id)
         if isinstance(found, DomainError):
             return rx.toast.error(found.message)
         self.selected = found

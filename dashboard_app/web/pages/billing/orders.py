@@ -21,6 +21,7 @@ from dashboard_app.web.pages.billing.common import (
     orders_table,
 )
 from dashboard_app.web.state.auth import AuthState, Viewer
+from dashboard_app.web.state.payloads import id_from_text
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +125,12 @@ def orders_page() -> rx.Component:
 
 
 def _order_detail(user_id: int, raw_id: str) -> dict[str, str] | None:
-    if not raw_id.isdigit() or len(raw_id) > 12:
+    order_id = id_from_text(raw_id)
+    if order_id is None:
         return None
     with session_scope() as session:
         try:
-            order = billing.get_order(session=session, user_id=user_id, order_id=int(raw_id))
+            order = billing.get_order(session=session, user_id=user_id, order_id=order_id)
         except NotFound:
             return None
         row = order_row(order)
