@@ -822,3 +822,35 @@ def test_bad_create_input_over_the_websocket_gets_a_message_and_creates_nothing(
         assert count_rows(app.engine, model, model.user_id == member.id) == 0
     with session_scope(app.engine) as session:
         assert credits.get_balances(session=session, user_id=member.id).reserved == 0
+
+
+def test_an_id_that_is_digits_but_not_a_number_changes_nothing_and_logs_no_error(
+    app, world
+) -> None:
+    """`"²".isdigit()` holds but `int("²")` raises, and twenty digits overflow the database's
+    ids: ids read from a page address or a form answer such text as a missing record."""
+    member = create_member(app.engine, display_name="Digit Tester")
+    cookie = sign_in_cookie(app.base_url, member.email)
+    handlers = our_handlers()
+    start = log_size(app)
+    before = snapshot(app.engine, member.id)
+    calls: list[tuple[str, object, str]] = []
+    for text in ("²", "9" * 20):
+        calls += [
+            (handlers["ReviewState.load"], {}, f"/review/{text}"),
+            (handlers["CreateState.load"], {}, f"/create?draft={text}"),
+            (
+                handlers["LibraryState.save_edit"],
+                {"form": {"asset_id": text, "title": "T", "tags": ""}},
+                "/library",
+            ),
+        ]
+    talk_now(app.base_url, cookie=cookie, calls=calls)
+    admin_calls = [
+        (handlers["AdminMemberState.load"], {}, f"/admin/members/{text}")
+        for text in ("²", "9" * 20)
+    ]
+    admin = create_member(app.engine, role="admin")
+    talk_now(app.base_url, cookie=sign_in_cookie(app.base_url, admin.email), calls=admin_calls)
+    assert snapshot(app.engine, member.id) == before
+    assert "Traceback" not in new_log(app, start)

@@ -30,7 +30,7 @@ from dashboard_app.web.components.jobs import (
 from dashboard_app.web.layout import shell
 from dashboard_app.web.media import MediaLinks
 from dashboard_app.web.state.auth import AuthState, LivePage, Viewer
-from dashboard_app.web.state.payloads import bad_payload
+from dashboard_app.web.state.payloads import bad_payload, id_from_text
 
 CATALOG = get_catalog()
 
@@ -124,7 +124,8 @@ class ReviewState(LivePage, AuthState):
 
     def _generation_id(self) -> object:
         raw = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1]
-        return int(raw) if raw.isdigit() and len(raw) < 19 else raw
+        found = id_from_text(raw)
+        return raw if found is None else found
 
     @rx.event
     async def load(self):

@@ -20,7 +20,7 @@ from dashboard_app.web.pages.admin.base import AdminPage, attempt, in_session
 from dashboard_app.web.pages.admin.member_rows import detail_vars
 from dashboard_app.web.pages.history import KIND_BY_LABEL
 from dashboard_app.web.state.auth import AuthState, Viewer
-from dashboard_app.web.state.payloads import Payload, bad_payload, read_payload
+from dashboard_app.web.state.payloads import Payload, bad_payload, id_from_text, read_payload
 
 ALL_ENTRIES = "All entries"
 
@@ -147,7 +147,7 @@ class AdminMemberState(AdminPage, AuthState):
 
     def _member_id(self) -> int:
         raw = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1]
-        return int(raw) if raw.isdigit() and len(raw) < 12 else 0
+        return id_from_text(raw) or 0
 
     async def _refresh_admin(self, viewer: Viewer) -> None:
         # The version before the read: a change landing during the read shows at the next tick.

@@ -20,7 +20,7 @@ from dashboard_app.engine.client import get_client
 from dashboard_app.web import routes
 from dashboard_app.web.components.jobs import platform_name, when
 from dashboard_app.web.state.auth import AuthState, LivePage, Viewer
-from dashboard_app.web.state.payloads import Payload, bad_payload, read_payload
+from dashboard_app.web.state.payloads import Payload, bad_payload, id_from_text, read_payload
 
 CATALOG = get_catalog()
 PRESET_FORMATS = {code: list(preset.formats) for code, preset in CATALOG.presets.items()}
@@ -75,7 +75,7 @@ def _start(user_id: int, draft_param: str | None) -> Start:
                 draft = drafts.get_draft(
                     session=session,
                     user_id=user_id,
-                    draft_id=int(draft_param) if draft_param.isdigit() else None,
+                    draft_id=id_from_text(draft_param),
                 )
             except DomainError as error:
                 return Start(None, "", "", platform, FIRST_PRESET, "video", "1", error.message)

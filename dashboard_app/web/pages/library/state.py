@@ -17,7 +17,7 @@ from dashboard_app.models import Asset
 from dashboard_app.web.components.jobs import FORMAT_LABELS, platform_name, when
 from dashboard_app.web.media import MediaLinks, download_link
 from dashboard_app.web.state.auth import AuthState, LivePage, Viewer
-from dashboard_app.web.state.payloads import Payload, bad_payload, read_payload
+from dashboard_app.web.state.payloads import Payload, bad_payload, id_from_text, read_payload
 
 CATALOG = get_catalog()
 PAGE_SIZE = 24
@@ -190,7 +190,7 @@ class LibraryState(LivePage, AuthState):
         fields = read_payload(EditForm, form)
         if fields is None:
             return bad_payload()
-        asset_id = int(fields.asset_id) if str(fields.asset_id).isdigit() else fields.asset_id
+        asset_id = id_from_text(str(fields.asset_id))  # None: answered as a missing asset
         tags = [tag for tag in fields.tags.split(",") if tag.strip()]
 
         def work() -> None:
