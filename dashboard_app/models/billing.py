@@ -27,6 +27,8 @@ class Order(SQLModel, table=True):
             name="ck_orders_credits",
         ),
         Index("ix_orders_user_created", "user_id", "created_at", "id"),
+        # The member's orders, newest first, a page at a time.
+        Index("ix_orders_user_id", "user_id", "id"),
         # The admin figures: revenue by day, refunds by when they were applied.
         Index("ix_orders_created", "created_at", "status", "amount_total"),
         Index("ix_orders_updated", "updated_at", "amount_refunded"),

@@ -63,6 +63,8 @@ class CreditEntry(SQLModel, table=True):
         CheckConstraint("balance_after >= 0", name="ck_credit_entries_balance_after"),
         CheckConstraint("shortfall_change >= 0", name="ck_credit_entries_shortfall_change"),
         Index("ix_credit_entries_user_created", "user_id", "created_at", "id"),
+        # The member's history, newest first, a page at a time.
+        Index("ix_credit_entries_user_id", "user_id", "id"),
         # The admin figures: credits in and out per kind and day, read from the index alone.
         Index("ix_credit_entries_created_kind", "created_at", "kind", "amount", "held_change"),
     )

@@ -51,6 +51,8 @@ class Generation(SQLModel, table=True):
         Index("ix_generations_user_created", "user_id", "created_at"),
         Index("ix_generations_status_created", "status", "created_at"),
         Index("ix_generations_user_status_id", "user_id", "status", "id"),
+        # The Jobs page, newest first, a page at a time.
+        Index("ix_generations_user_id", "user_id", "id"),
         # The pages' live check: the member's most recent change to any job.
         Index("ix_generations_user_updated", "user_id", "updated_at"),
         Index("ix_generations_created_status", "created_at", "status"),

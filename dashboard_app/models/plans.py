@@ -92,7 +92,8 @@ class UsageEntry(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(one_of("metric", USAGE_METRICS), name="ck_usage_entries_metric"),
         CheckConstraint("quantity > 0", name="ck_usage_entries_quantity"),
-        Index("ix_usage_entries_user_period", "user_id", "period", "metric"),
+        # The month's meters, summed from the index alone.
+        Index("ix_usage_entries_user_period", "user_id", "period", "metric", "quantity"),
         # The overview's recent exports.
         Index("ix_usage_entries_user_metric_time", "user_id", "metric", "occurred_at"),
     )

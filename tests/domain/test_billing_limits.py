@@ -103,3 +103,27 @@ def test_order_refreshes_are_limited_per_member(engine, gateway) -> None:
     stale_order(engine, member.id, session_id)
     with pytest.raises(RateLimited):
         billing.refresh_stale_orders(**refresh)
+
+
+def test_only_the_newest_page_of_orders_is_refreshed_on_load(engine) -> None:
+    """The orders page refreshes the snapshots it shows first, not the member's whole history:
+    an old stale order behind a full page of fresh ones waits until it is opened."""
+    member = create_member(engine)
+    old_stale = stale_order(engine, member.id, "cs_test_old_and_stale")
+    with Session(engine) as session, session.begin():
+        for n in range(billing.ORDERS_PAGE_SIZE):
+            session.add(
+                Order(
+                    user_id=member.id,
+                    kind="pack",
+                    status="paid",
+                    stripe_checkout_session_id=f"cs_test_fresh_{member.id}_{n}",
+                    refreshed_at=utcnow(),
+                )
+            )
+    newest_stale = stale_order(engine, member.id, "cs_test_new_and_stale")
+    with Session(engine) as session:
+        assert billing.stale_order_ids(session=session, user_id=member.id) == [newest_stale]
+        assert old_stale in billing.stale_order_ids(
+            session=session, user_id=member.id, limit=billing.ORDERS_PAGE_SIZE + 2
+        )

@@ -43,20 +43,29 @@ def get_order(*, session: Session, user_id: int, order_id: int) -> Order:
 
 
 def stale_order_ids(
-    *, session: Session, user_id: int, now: datetime | None = None, limit: int = 20
+    *, session: Session, user_id: int, now: datetime | None = None, limit: int = ORDERS_PAGE_SIZE
 ) -> list[int]:
-    """Orders whose snapshot is older than the freshness window, leaving out those whose last
-    refresh failed until their backoff has passed."""
+    """Of the member's newest `limit` orders (those the orders page shows first), the ones whose
+    snapshot is older than the freshness window, leaving out those whose last refresh failed
+    until their backoff has passed. Older orders are refreshed when they are opened; looking
+    only at the newest keeps the page's first load one short index read however many orders
+    the member has."""
     now = now or utcnow()
     cutoff = now - ORDER_FRESHNESS
+    newest = (
+        select(Order.id)
+        .where(Order.user_id == user_id)
+        .order_by(col(Order.id).desc())
+        .limit(max(1, min(limit, 100)))
+        .subquery()
+    )
     return list(
         session.exec(
             select(Order.id)
-            .where(Order.user_id == user_id)
+            .where(col(Order.id).in_(select(newest.c.id)))
             .where(col(Order.refreshed_at).is_(None) | (col(Order.refreshed_at) < cutoff))
             .where(col(Order.refresh_after).is_(None) | (col(Order.refresh_after) <= now))
             .order_by(col(Order.id).desc())
-            .limit(limit)
         )
     )
 
