@@ -27,6 +27,7 @@ from dashboard_app.domain.admin.guard import (
 from dashboard_app.domain.billing.installation import installation_id
 from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import DomainError, InvalidInput, NotFound
+from dashboard_app.domain.ids import record_id
 from dashboard_app.integrations.stripe_gateway import StripeGateway
 from dashboard_app.models import Order, Subscription, User
 from dashboard_app.models.base import utcnow
@@ -58,7 +59,7 @@ def refund_order(
         actor = require_admin(session=session, actor_user_id=actor_user_id)  # type: ignore[arg-type]
         reason_text = check_reason(reason)
         token = check_form_token(form_token)
-        if not isinstance(order_id, int) or isinstance(order_id, bool):
+        if record_id(order_id) is None:
             raise NotFound("No such order")
         order = session.get(Order, order_id)
         if order is None or member_id not in (None, order.user_id):

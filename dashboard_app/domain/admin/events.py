@@ -21,6 +21,7 @@ from dashboard_app.domain.admin.guard import (
 )
 from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import InvalidInput, NotFound
+from dashboard_app.domain.ids import record_id
 from dashboard_app.integrations.stripe_gateway import StripeGateway
 from dashboard_app.models import StripeEvent, User
 from dashboard_app.models.billing import EVENT_STATUSES
@@ -96,7 +97,7 @@ def replay_event(
         actor = require_admin(session=session, actor_user_id=actor_user_id)  # type: ignore[arg-type]
         reason_text = check_reason(reason)
         token = check_form_token(form_token)
-        if not isinstance(event_id, int) or isinstance(event_id, bool):
+        if record_id(event_id) is None:
             raise NotFound("No such event")
         row = session.get(StripeEvent, event_id)
         if row is None:

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from dashboard_app.domain.audit import record_audit
 from dashboard_app.domain.errors import InvalidInput, NotFound, PermissionDenied
+from dashboard_app.domain.ids import record_id
 from dashboard_app.models import AuditEntry, User
 
 MAX_REASON = 500
@@ -27,10 +28,6 @@ class NotAnAdmin(PermissionDenied):
         super().__init__("The admin panel is for admins only.")
 
 
-def _user_id(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
 def lock_users(session: Session, *user_ids: object, admins: bool = False) -> None:
     """Lock the rows of these users (and, with `admins`, of every active admin) in one
     statement, in id order. Every admin action takes its user locks this way before it reads
@@ -38,7 +35,7 @@ def lock_users(session: Session, *user_ids: object, admins: bool = False) -> Non
     at once: one goes first, the other finds it is no longer an admin), and an admin demoted or
     suspended while their action waits is refused when it resumes. (On SQLite, which runs one
     writer at a time, the statement is a plain read.)"""
-    ids = sorted({i for i in map(_user_id, user_ids) if i is not None})
+    ids = sorted({i for i in map(record_id, user_ids) if i is not None})
     condition = col(User.id).in_(ids)
     if admins:
         condition = or_(
@@ -51,7 +48,7 @@ def lock_users(session: Session, *user_ids: object, admins: bool = False) -> Non
 def require_admin(*, session: Session, actor_user_id: int | None) -> User:
     """The acting admin, as the database has them now: an active, undeleted admin, or
     NotAnAdmin. Actions that change something lock the actor's row first (`lock_users`)."""
-    if not isinstance(actor_user_id, int) or isinstance(actor_user_id, bool):
+    if record_id(actor_user_id) is None:
         raise NotAnAdmin()
     actor = session.get(User, actor_user_id, populate_existing=True)
     if actor is None or actor.role != "admin" or actor.status != "active":
@@ -95,7 +92,7 @@ def check_form_token(token: object) -> str:
 
 def target_member(session: Session, member_id: object, *, lock: bool = False) -> User:
     """The member acted on: NotFound for an unknown id, refused for a deleted account."""
-    if not isinstance(member_id, int) or isinstance(member_id, bool) or member_id <= 0:
+    if record_id(member_id) is None:
         raise NotFound("No such member")
     query = select(User).where(User.id == member_id).execution_options(populate_existing=True)
     if lock:

@@ -22,6 +22,7 @@ from dashboard_app.domain.admin.guard import (
 from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import InvalidInput, NotFound
 from dashboard_app.domain.generation import review
+from dashboard_app.domain.ids import record_id
 from dashboard_app.models import Generation
 from dashboard_app.models.base import utcnow
 from dashboard_app.models.jobs import GENERATION_STATUSES
@@ -102,7 +103,7 @@ def list_jobs(
 
 
 def _job(session: Session, generation_id: object) -> Generation:
-    if not isinstance(generation_id, int) or isinstance(generation_id, bool):
+    if record_id(generation_id) is None:
         raise NotFound(review.NOT_FOUND)
     generation = session.get(Generation, generation_id)
     if generation is None:
@@ -119,8 +120,8 @@ class JobAction:
 
 def _lock_actor_and_owner(session: Session, actor_user_id: object, generation_id: object) -> None:
     """The actor's and the job owner's rows, locked together in id order (see `lock_users`)."""
-    valid = isinstance(generation_id, int) and not isinstance(generation_id, bool)
-    job = session.get(Generation, generation_id) if valid and generation_id > 0 else None
+    valid = record_id(generation_id) is not None
+    job = session.get(Generation, generation_id) if valid else None
     lock_users(session, actor_user_id, job.user_id if job is not None else None)
 
 

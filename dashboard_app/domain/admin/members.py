@@ -14,6 +14,7 @@ from dashboard_app.domain import audit, billing, credits, plans
 from dashboard_app.domain.catalog import Catalog, Limits
 from dashboard_app.domain.errors import InvalidInput, NotFound
 from dashboard_app.domain.generation import review
+from dashboard_app.domain.ids import record_id
 from dashboard_app.models import (
     Asset,
     CreditAccount,
@@ -237,7 +238,7 @@ def member_detail(
 ) -> MemberDetail:
     """Everything an admin reads about one member (a deleted one too: the books stay)."""
     now = now or utcnow()
-    if not isinstance(member_id, int) or isinstance(member_id, bool) or member_id <= 0:
+    if record_id(member_id) is None:
         raise NotFound("No such member")
     user = session.get(User, member_id)
     if user is None:

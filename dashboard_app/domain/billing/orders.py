@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from dashboard_app.domain.errors import NotFound
+from dashboard_app.domain.ids import record_id
 from dashboard_app.models import Order
 from dashboard_app.models.base import utcnow
 
@@ -35,7 +36,9 @@ def list_orders(
     return OrdersPage(orders=rows, next_before_id=rows[-1].id if more and rows else None)
 
 
-def get_order(*, session: Session, user_id: int, order_id: int) -> Order:
+def get_order(*, session: Session, user_id: int, order_id: object) -> Order:
+    if record_id(order_id) is None:
+        raise NotFound("No such order")
     order = session.get(Order, order_id)
     if order is None or order.user_id != user_id:
         raise NotFound("No such order")

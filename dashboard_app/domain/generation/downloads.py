@@ -14,6 +14,7 @@ from dashboard_app.domain import plans
 from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import InvalidInput, NotFound
 from dashboard_app.domain.generation.library import NOT_FOUND, owned_asset
+from dashboard_app.domain.ids import record_id
 from dashboard_app.models import Asset, UsageEntry
 from dashboard_app.models.base import utcnow
 
@@ -70,7 +71,7 @@ def file_for(
     *, session: Session, viewer_id: int, viewer_is_admin: bool, asset_id: object, part: object
 ) -> FileGrant:
     """A result's file (media, poster or thumbnail) for its owner or an admin to view."""
-    if part not in PARTS or not isinstance(asset_id, int) or isinstance(asset_id, bool):
+    if part not in PARTS or record_id(asset_id) is None:
         raise NotFound(NOT_FOUND)
     asset = session.get(Asset, asset_id)
     if asset is None or asset.deleted_at is not None or asset.kind == "avatar":

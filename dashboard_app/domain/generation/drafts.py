@@ -15,6 +15,7 @@ from dashboard_app.domain.generation.options import (
     check_platform,
     check_preset,
 )
+from dashboard_app.domain.ids import record_id
 from dashboard_app.models import Draft
 from dashboard_app.models.base import utcnow
 from dashboard_app.models.jobs import FORMATS
@@ -34,7 +35,7 @@ def _text(value: object, field: str, longest: int) -> str:
 
 
 def get_draft(*, session: Session, user_id: int, draft_id: object) -> Draft:
-    if not isinstance(draft_id, int) or isinstance(draft_id, bool):
+    if record_id(draft_id) is None:
         raise NotFound(NOT_FOUND)
     draft = session.get(Draft, draft_id)
     if draft is None or draft.user_id != user_id:

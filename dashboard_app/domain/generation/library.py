@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import InvalidInput, NotFound
+from dashboard_app.domain.ids import record_id
 from dashboard_app.models import Asset, AssetTag
 from dashboard_app.models.base import UTCDateTime, utcnow
 
@@ -34,7 +35,7 @@ class LibraryPage:
 
 def owned_asset(*, session: Session, user_id: int, asset_id: object, lock: bool = False) -> Asset:
     """A live asset of the member's; NotFound for a missing, deleted or another's id alike."""
-    if not isinstance(asset_id, int) or isinstance(asset_id, bool) or asset_id <= 0:
+    if record_id(asset_id) is None:
         raise NotFound(NOT_FOUND)
     query = select(Asset).where(Asset.id == asset_id)
     if lock:

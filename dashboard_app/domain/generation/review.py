@@ -16,6 +16,7 @@ from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import DomainError, InvalidInput, NotFound
 from dashboard_app.domain.generation import library, progress
 from dashboard_app.domain.generation.submit import reservation_reference, workflow_id
+from dashboard_app.domain.ids import record_id
 from dashboard_app.models import Asset, Generation, UsageEntry, Variant
 from dashboard_app.models.base import utcnow
 from dashboard_app.models.jobs import GENERATION_STATUSES, IN_FLIGHT
@@ -32,9 +33,10 @@ def regeneration_workflow_id(variant: Variant) -> str:
 
 
 def _id(value: object, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+    found = record_id(value)
+    if found is None:
         raise NotFound(what)
-    return value
+    return found
 
 
 def owned_generation(

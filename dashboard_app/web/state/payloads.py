@@ -10,6 +10,8 @@ from typing import TypeVar
 import reflex as rx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from dashboard_app.domain.ids import MAX_RECORD_ID, record_id
+
 BAD_PAYLOAD = "That request could not be read. Reload the page and try again."
 
 
@@ -18,15 +20,16 @@ def bad_payload() -> rx.event.EventSpec:
     return rx.toast.error(BAD_PAYLOAD)
 
 
-MAX_ID_DIGITS = 12
+MAX_ID_DIGITS = len(str(MAX_RECORD_ID))
 
 
 def id_from_text(value: object) -> int | None:
     """A record id sent as text (a page address, a button's argument): ASCII digits, at most
-    MAX_ID_DIGITS of them, or None. (`str.isdigit` alone lets "²" through, which `int` refuses,
-    and a longer number overflows the database's ids.)"""
+    MAX_ID_DIGITS of them, naming a number the database's ids can hold; else None.
+    (`str.isdigit` alone lets "²" through, which `int` refuses, and a larger number makes
+    PostgreSQL refuse the query.)"""
     digits = isinstance(value, str) and value.isascii() and value.isdigit()
-    return int(value) if digits and len(value) <= MAX_ID_DIGITS else None  # type: ignore[arg-type]
+    return record_id(int(value)) if digits and len(value) <= MAX_ID_DIGITS else None  # type: ignore[arg-type]
 
 
 class Payload(BaseModel):
