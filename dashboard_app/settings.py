@@ -110,6 +110,21 @@ class Settings(BaseSettings):
     jobs_step_attempts: int = Field(default=3, ge=1, le=10)
     jobs_step_retry_seconds: float = Field(default=2.0, gt=0, le=600)
 
+    # Operations: logs, the slow-query log and the /metrics endpoint.
+    # LOG_FORMAT: json (one object a line) or console; default json in production.
+    log_format: Literal["json", "console"] | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Every query slower than this is logged with its duration and shape (never its values);
+    # in development every query's duration is logged at debug level too.
+    slow_query_ms: float = Field(default=100.0, ge=0)
+    # /metrics answers only with `Authorization: Bearer METRICS_TOKEN` when set; unset, it is
+    # open outside production and closed (404) in production.
+    metrics_token: SecretStr | None = None
+    # Where every process of this machine (backend processes, job workers, the CLI) writes its
+    # figures for /metrics to add up (prometheus-client's multiprocess mode). Default
+    # DATA_DIR/metrics; empty it before the processes start.
+    metrics_dir: Path | None = None
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         if not self.database_url:
@@ -120,7 +135,13 @@ class Settings(BaseSettings):
             else:
                 self.jobs_system_database_url = self.database_url
         self.public_base_url = self.public_base_url.rstrip("/")
+        if self.metrics_dir is None:
+            self.metrics_dir = self.data_dir / "metrics"
         return self
+
+    @property
+    def json_logs(self) -> bool:
+        return (self.log_format or ("json" if self.is_production else "console")) == "json"
 
     @property
     def is_production(self) -> bool:
