@@ -113,7 +113,8 @@ class Settings(BaseSettings):
     # Operations: logs, the slow-query log and the /metrics endpoint.
     # LOG_FORMAT: json (one object a line) or console; default json in production.
     log_format: Literal["json", "console"] | None = None
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Default: DEBUG in development (every query's duration), INFO elsewhere.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
     # Every query slower than this is logged with its duration and shape (never its values);
     # in development every query's duration is logged at debug level too.
     slow_query_ms: float = Field(default=100.0, ge=0)
@@ -135,6 +136,8 @@ class Settings(BaseSettings):
             else:
                 self.jobs_system_database_url = self.database_url
         self.public_base_url = self.public_base_url.rstrip("/")
+        if self.log_level is None:
+            self.log_level = "DEBUG" if self.app_env == "development" else "INFO"
         if self.metrics_dir is None:
             self.metrics_dir = self.data_dir / "metrics"
         return self

@@ -3,6 +3,7 @@ shape, never its values; the shape folds literals and lists of placeholders."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -68,8 +69,9 @@ def test_queries_under_the_threshold_are_not_logged_outside_development(
     assert [e for e in logs if e["event"] in ("slow query", "query")] == []
 
 
-def test_in_development_every_query_is_logged_at_debug_level(settings_env, db_url) -> None:
+def test_in_development_every_query_is_logged_at_debug_level(settings_env, db_url, caplog) -> None:
     settings_env(SLOW_QUERY_MS="60000", APP_ENV="development")
+    caplog.set_level(logging.DEBUG, logger="dashboard_app.queries")  # what LOG_LEVEL=DEBUG sets
     watched = build_engine(db_url)
     try:
         with capture_logs() as logs, Session(watched) as session:

@@ -66,9 +66,11 @@ def configure_logging(settings: Settings, *, force: bool = False) -> None:
     for existing in [h for h in root.handlers if h.get_name() == "dashboard"]:
         root.removeHandler(existing)
     root.addHandler(handler)
-    root.setLevel(settings.log_level)
-    # Our own loggers follow LOG_LEVEL; the query log's debug lines need it at DEBUG too.
-    logging.getLogger("dashboard_app").setLevel(settings.log_level)
+    level = settings.log_level or "INFO"
+    # Libraries (DBOS, httpx, Reflex) stay at INFO and above; our own loggers follow LOG_LEVEL
+    # (DEBUG in development: every query's duration).
+    root.setLevel("INFO" if level == "DEBUG" else level)
+    logging.getLogger("dashboard_app").setLevel(level)
     _configured = True
 
 

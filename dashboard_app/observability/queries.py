@@ -5,6 +5,7 @@ lists of placeholders folded: bound values (emails, names, tokens) never reach t
 
 from __future__ import annotations
 
+import logging
 import re
 from time import perf_counter
 
@@ -12,7 +13,11 @@ import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-log = structlog.get_logger("dashboard_app.queries")
+LOGGER_NAME = "dashboard_app.queries"
+log = structlog.get_logger(LOGGER_NAME)
+# The level the one logging setup gave this logger: per-query debug lines are built only when
+# they would be written (a process that never configured logging writes none).
+_level = logging.getLogger(LOGGER_NAME)
 
 MAX_SHAPE = 1000
 _STRING = re.compile(r"'(?:[^']|'')*'")
@@ -50,5 +55,5 @@ def watch_queries(engine: Engine, *, slow_ms: float, every_query: bool) -> None:
                 statement=statement_shape(statement),
                 rows=cursor.rowcount,
             )
-        elif every_query:
+        elif every_query and _level.isEnabledFor(logging.DEBUG):
             log.debug("query", duration_ms=duration_ms, statement=statement_shape(statement))
