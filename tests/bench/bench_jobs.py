@@ -41,12 +41,15 @@ from dashboard_app.domain.catalog import get_catalog  # noqa: E402
 from dashboard_app.domain.generation import submit  # noqa: E402
 from dashboard_app.engine.client import JobsClient  # noqa: E402
 from dashboard_app.models import Generation  # noqa: E402
+from dashboard_app.settings import Settings  # noqa: E402
 from tests.factories import create_member  # noqa: E402
 from tests.support.databases import migrate  # noqa: E402
 from tests.support.servers import PostgresServer  # noqa: E402
 
 CONCURRENCY = 4  # per worker process
-POLLING = 0.1  # the queue's polling interval (JOBS_POLLING_SECONDS), seconds; --polling sets it
+# The queue's polling interval (JOBS_POLLING_SECONDS), seconds: the shipped default unless
+# --polling sets another.
+POLLING = Settings.model_fields["jobs_polling_seconds"].default
 
 
 def percentile(values: list[float], share: float) -> float:
