@@ -93,6 +93,11 @@ def test_in_development_every_query_is_logged_at_debug_level(settings_env, db_ur
             "UPDATE t SET v = %(v)s WHERE id IN (%(id_1_1)s, %(id_1_2)s)",
             "UPDATE t SET v = %(v)s WHERE id IN (?...)",
         ),
+        (
+            "SELECT a FROM t WHERE id IN (%(id_1_1)s::INTEGER, %(id_1_2)s::INTEGER) "
+            "AND at > %(at_1)s::TIMESTAMP WITH TIME ZONE",
+            "SELECT a FROM t WHERE id IN (?...) AND at > %(at_1)s::TIMESTAMP WITH TIME ZONE",
+        ),
         ("SELECT 'it''s'  ,\n  $1", "SELECT ? , $1"),
     ],
 )

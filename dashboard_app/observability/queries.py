@@ -22,7 +22,8 @@ _level = logging.getLogger(LOGGER_NAME)
 MAX_SHAPE = 1000
 _STRING = re.compile(r"'(?:[^']|'')*'")
 _NUMBER = re.compile(r"(?<![\w$%])-?\d+(?:\.\d+)?(?![\w])")
-_PLACEHOLDER = r"(?:\?|%s|%\(\w+\)s|:\w+|\$\d+)"
+# A placeholder of any paramstyle, with PostgreSQL's cast when SQLAlchemy adds one.
+_PLACEHOLDER = r"(?:\?|%s|%\(\w+\)s|:\w+|\$\d+)(?:::\w+(?: \w+)*)?"
 _PLACEHOLDER_LIST = re.compile(rf"\(\s*{_PLACEHOLDER}(?:\s*,\s*{_PLACEHOLDER})+\s*\)")
 _SPACE = re.compile(r"\s+")
 
