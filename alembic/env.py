@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from logging.config import fileConfig
-
 from sqlmodel import SQLModel
 
 import dashboard_app.models  # noqa: F401  (registers every table)
 from alembic import context
 from dashboard_app.db import build_engine
 from dashboard_app.models.base import include_in_autogenerate
+from dashboard_app.observability.logs import configure_logging
 from dashboard_app.settings import get_settings
 
 config = context.config
-if config.config_file_name is not None and config.attributes.get("configure_logging", True):
-    fileConfig(config.config_file_name)
+if config.attributes.get("configure_logging", True):
+    # The app's one logging setup (a no-op in a process that already ran it).
+    configure_logging(get_settings())
 
 target_metadata = SQLModel.metadata
 

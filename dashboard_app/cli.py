@@ -162,6 +162,10 @@ def ledger_expire() -> None:
 
 
 def main() -> None:
+    from dashboard_app.observability.logs import configure_logging
+
+    # Once per CLI or worker process, before anything logs.
+    configure_logging(get_settings())
     cli()
 
 

@@ -3,6 +3,8 @@
 import reflex as rx
 
 from dashboard_app.engine.embedded import run_embedded_worker
+from dashboard_app.observability.logs import configure_logging
+from dashboard_app.observability.reflex_events import ObservedApp
 from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
 from dashboard_app.web.api.app import build_api
@@ -48,9 +50,11 @@ from dashboard_app.web.pages.sign_in import (
 from dashboard_app.web.state.auth import PublicPageState
 from dashboard_app.web.state.guards import PayloadGuard, SessionGuard
 
+# Once per backend process, before anything logs.
+configure_logging(get_settings())
 PUBLIC_BASE_URL = get_settings().public_base_url
 
-app = rx.App(
+app = ObservedApp(
     api_transformer=build_api(),
     head_components=[
         rx.el.meta(name="viewport", content="width=device-width, initial-scale=1"),

@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
+from dashboard_app.observability.queries import watch_queries
 from dashboard_app.settings import get_settings
 
 
@@ -41,7 +42,16 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def build_engine(url: str) -> Engine:
-    url = normalise_url(url)
+    engine = _create(normalise_url(url))
+    settings = get_settings()
+    # The slow-query log (SLOW_QUERY_MS); in development, every query's duration at debug level.
+    watch_queries(
+        engine, slow_ms=settings.slow_query_ms, every_query=settings.app_env == "development"
+    )
+    return engine
+
+
+def _create(url: str) -> Engine:
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":

@@ -8,6 +8,8 @@ one transaction that first checks the job is still running."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from dbos import DBOS, StepOptions
 from dbos import error as dbos_errors
@@ -18,6 +20,7 @@ from dashboard_app.domain.generation.progress import Rendered, RenderJob, Render
 from dashboard_app.engine import runtime
 from dashboard_app.integrations.generators.base import GeneratorRefused, RenderRequest, Style
 from dashboard_app.models.base import utcnow
+from dashboard_app.observability.metrics import JOB_SECONDS, JOBS_FINISHED
 
 PROGRESS_EVERY_SECONDS = 0.25
 
@@ -202,47 +205,67 @@ def _settle_regeneration(variant_id: int, revision: int, error: BaseException, j
 # --- Workflows ----------------------------------------------------------------------------------
 
 
+@contextmanager
+def _measured(kind: str) -> Iterator[Callable[[str], None]]:
+    """Counts the workflow's outcome and times its run (recorded when it ends, also when DBOS
+    cancels it: outcome `interrupted`)."""
+    started = time.perf_counter()
+    outcome = ["interrupted"]
+    try:
+        yield lambda value: outcome.__setitem__(0, value)
+    finally:
+        JOB_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
+        JOBS_FINISHED.labels(kind=kind, outcome=outcome[0]).inc()
+
+
 @DBOS.workflow(name="generation")
 def generation_workflow(generation_id: int, attempt: int) -> str:
-    jobs: list[RenderJob] = []
-    try:
-        jobs = DBOS.run_step({"name": "begin"}, begin_generation, generation_id, attempt)
-        if not jobs:
-            return "nothing to do"
-        rendered = [DBOS.run_step(_retry_policy("render"), render_variant, job) for job in jobs]
-        delivered = DBOS.run_step(
-            {"name": "deliver"}, complete_generation, generation_id, attempt, rendered
-        )
-        return "succeeded" if delivered else "ended elsewhere"
-    except Exception as error:  # noqa: BLE001 - every failure ends the job and frees its credits
-        _settle_generation(generation_id, attempt, error, jobs)
-        return "stopped"
-    except (
-        dbos_errors.DBOSWorkflowCancelledError,
-        dbos_errors.DBOSWorkflowConflictIDError,
-    ) as ended:
-        _settle_generation(generation_id, attempt, ended, jobs)
-        raise
+    with _measured("generation") as record:
+        jobs: list[RenderJob] = []
+        try:
+            jobs = DBOS.run_step({"name": "begin"}, begin_generation, generation_id, attempt)
+            if not jobs:
+                return _ended(record, "nothing to do")
+            rendered = [DBOS.run_step(_retry_policy("render"), render_variant, job) for job in jobs]
+            delivered = DBOS.run_step(
+                {"name": "deliver"}, complete_generation, generation_id, attempt, rendered
+            )
+            return _ended(record, "succeeded" if delivered else "ended elsewhere")
+        except Exception as error:  # noqa: BLE001 - every failure ends the job and frees its credits
+            _settle_generation(generation_id, attempt, error, jobs)
+            return _ended(record, "stopped")
+        except (
+            dbos_errors.DBOSWorkflowCancelledError,
+            dbos_errors.DBOSWorkflowConflictIDError,
+        ) as ended:
+            _settle_generation(generation_id, attempt, ended, jobs)
+            raise
 
 
 @DBOS.workflow(name="regeneration")
 def regeneration_workflow(variant_id: int, revision: int) -> str:
-    jobs: list[RenderJob] = []
-    try:
-        jobs = DBOS.run_step({"name": "begin"}, begin_regeneration, variant_id, revision)
-        if not jobs:
-            return "nothing to do"
-        rendered = DBOS.run_step(_retry_policy("render"), render_variant, jobs[0])
-        delivered = DBOS.run_step(
-            {"name": "deliver"}, complete_regeneration, variant_id, revision, rendered
-        )
-        return "succeeded" if delivered else "ended elsewhere"
-    except Exception as error:  # noqa: BLE001
-        _settle_regeneration(variant_id, revision, error, jobs)
-        return "stopped"
-    except (
-        dbos_errors.DBOSWorkflowCancelledError,
-        dbos_errors.DBOSWorkflowConflictIDError,
-    ) as ended:
-        _settle_regeneration(variant_id, revision, ended, jobs)
-        raise
+    with _measured("regeneration") as record:
+        jobs: list[RenderJob] = []
+        try:
+            jobs = DBOS.run_step({"name": "begin"}, begin_regeneration, variant_id, revision)
+            if not jobs:
+                return _ended(record, "nothing to do")
+            rendered = DBOS.run_step(_retry_policy("render"), render_variant, jobs[0])
+            delivered = DBOS.run_step(
+                {"name": "deliver"}, complete_regeneration, variant_id, revision, rendered
+            )
+            return _ended(record, "succeeded" if delivered else "ended elsewhere")
+        except Exception as error:  # noqa: BLE001
+            _settle_regeneration(variant_id, revision, error, jobs)
+            return _ended(record, "stopped")
+        except (
+            dbos_errors.DBOSWorkflowCancelledError,
+            dbos_errors.DBOSWorkflowConflictIDError,
+        ) as ended:
+            _settle_regeneration(variant_id, revision, ended, jobs)
+            raise
+
+
+def _ended(record: Callable[[str], None], outcome: str) -> str:
+    record(outcome.replace(" ", "_"))
+    return outcome

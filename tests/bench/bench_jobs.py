@@ -41,12 +41,15 @@ from dashboard_app.domain.catalog import get_catalog  # noqa: E402
 from dashboard_app.domain.generation import submit  # noqa: E402
 from dashboard_app.engine.client import JobsClient  # noqa: E402
 from dashboard_app.models import Generation  # noqa: E402
+from dashboard_app.settings import Settings  # noqa: E402
 from tests.factories import create_member  # noqa: E402
 from tests.support.databases import migrate  # noqa: E402
 from tests.support.servers import PostgresServer  # noqa: E402
 
 CONCURRENCY = 4  # per worker process
-POLLING = 0.1  # the queue's polling interval (JOBS_POLLING_SECONDS), seconds
+# The queue's polling interval (JOBS_POLLING_SECONDS), seconds: the shipped default unless
+# --polling sets another.
+POLLING = Settings.model_fields["jobs_polling_seconds"].default
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -214,7 +217,7 @@ def bare_worker(dsn: str) -> None:
 def bare_run(
     server: PostgresServer, workers: int, jobs: int, paced: int
 ) -> tuple[float, float, float]:
-    dsn = server.url_for("bench_engine_1").replace("postgresql+psycopg", "postgresql")
+    dsn = server.url_for(f"bench_engine_{workers}").replace("postgresql+psycopg", "postgresql")
     with psycopg.connect(dsn, autocommit=True) as connection:
         connection.execute("DROP TABLE IF EXISTS bench_queue")
         connection.execute(
@@ -259,11 +262,14 @@ def bare_run(
 
 
 def main() -> None:
+    global POLLING
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=300)
     parser.add_argument("--paced", type=int, default=60)
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--polling", type=float, default=POLLING, help="JOBS_POLLING_SECONDS")
     args = parser.parse_args()
+    POLLING = args.polling
     server = PostgresServer()
     server.start()
     try:

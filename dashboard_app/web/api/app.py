@@ -1,19 +1,20 @@
 """Server routes mounted in front of Reflex. Everything that sets or clears the HttpOnly session
-cookie lives here (a Reflex event handler cannot), plus private files and the health check."""
+cookie lives here (a Reflex event handler cannot), plus private files; the operators' routes
+(health, readiness, metrics) are in ops.py."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from dashboard_app.db import get_engine, session_scope
+from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, links, profiles
 from dashboard_app.domain.errors import (
     AccountSuspended,
@@ -29,16 +30,16 @@ from dashboard_app.domain.sign_in_limits import (
     finish_sign_in,
 )
 from dashboard_app.integrations.mailer import forget_mail_to
+from dashboard_app.observability.logs import RequestIdMiddleware
 from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
-from dashboard_app.web.api import admin_export, avatars, sso
+from dashboard_app.web.api import admin_export, avatars, ops, sso
 from dashboard_app.web.api.common import (
     absolute_url,
     client_ip,
     current_member,
     deliver,
     form_fields,
-    log,
     mail_config,
     mail_windows,
     message_param,
@@ -322,20 +323,6 @@ async def delete_account(request: Request) -> Response:
     return without_session_cookie(redirect(routes.with_notice(routes.SIGN_IN, "account_deleted")))
 
 
-async def health(_request: Request) -> Response:
-    def ping() -> None:
-        with get_engine().connect() as connection:
-            connection.execute(text("SELECT 1"))
-
-    try:
-        await run_in_threadpool(ping)
-    except Exception as error:  # noqa: BLE001 - report any database failure as unhealthy
-        # The driver's text names hosts, ports and users: it goes to the log, not to callers.
-        log.error("health check failed", error=str(error))
-        return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
-    return JSONResponse({"status": "ok"})
-
-
 # Reflex's upload endpoint: closed (see avatars.py).
 REFLEX_UPLOAD = "/_upload"
 
@@ -359,9 +346,13 @@ def build_api() -> Starlette:
             Route(REFLEX_UPLOAD, avatars.no_reflex_upload, methods=["POST"]),
             Route(routes.API_EXPORT, export_data, methods=["GET"]),
             Route(routes.API_DELETE_ACCOUNT, delete_account, methods=["POST"]),
-            Route(routes.API_HEALTH, health, methods=["GET"]),
+            Route(routes.API_HEALTH, ops.healthz, methods=["GET"]),
+            Route(routes.API_READY, ops.readyz, methods=["GET"]),
+            Route(routes.API_METRICS, ops.metrics, methods=["GET"]),
             Route(routes.API_STRIPE_WEBHOOK, stripe_webhook, methods=["POST"]),
             Route(routes.API_FILES + "/{token}", serve_file, methods=["GET"]),
             Route(routes.API_ADMIN_AUDIT_CSV, admin_export.audit_csv, methods=["GET"]),
-        ]
+        ],
+        # Every log line of a request carries its id (returned in X-Request-ID).
+        middleware=[Middleware(RequestIdMiddleware)],
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
+import time
 
 import stripe
+import structlog
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -18,40 +19,54 @@ from dashboard_app.domain import stripe_events
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import DomainError
 from dashboard_app.integrations.stripe_gateway import get_gateway
+from dashboard_app.observability.metrics import (
+    STRIPE_EVENT_LAG_SECONDS,
+    STRIPE_EVENTS,
+    STRIPE_WEBHOOKS_REFUSED,
+)
 from dashboard_app.settings import get_settings
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 # Stripe's default: a signature older than five minutes is refused (replayed requests).
 SIGNATURE_TOLERANCE_SECONDS = 300
 
 
-def _refuse(status: int, message: str) -> Response:
+def _refuse(status: int, message: str, reason: str) -> Response:
+    STRIPE_WEBHOOKS_REFUSED.labels(reason=reason).inc()
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _process(event_id: int) -> None:
+def _count(outcome: str | None, path: str) -> None:
+    STRIPE_EVENTS.labels(outcome=outcome or "busy", path=path).inc()
+
+
+def _process(event_id: int, created: object) -> None:
     gateway = get_gateway()
     if gateway is None:
         return  # stored; processed once this server has its secret key
-    stripe_events.process_event(
+    outcome = stripe_events.process_event(
         engine=None, gateway=gateway, catalog=get_catalog(), event_id=event_id
     )
+    _count(outcome, "webhook")
+    if outcome in ("processed", "ignored") and isinstance(created, int | float):
+        # Stripe's `created` is whole seconds: the lag is exact to about a second.
+        STRIPE_EVENT_LAG_SECONDS.observe(max(0.0, time.time() - created))
 
 
 async def stripe_webhook(request: Request) -> Response:
     secret = get_settings().stripe_webhook_secret
     if secret is None or not secret.get_secret_value():
-        return _refuse(503, "Stripe webhooks are not configured on this server")
+        return _refuse(503, "Stripe webhooks are not configured on this server", "unconfigured")
     length = request.headers.get("content-length")
     if length and (not length.isdigit() or int(length) > stripe_events.MAX_PAYLOAD_BYTES):
-        return _refuse(413, "The event is too large")
+        return _refuse(413, "The event is too large", "too_large")
     payload = await request.body()
     if len(payload) > stripe_events.MAX_PAYLOAD_BYTES:
-        return _refuse(413, "The event is too large")
+        return _refuse(413, "The event is too large", "too_large")
     signature = request.headers.get("stripe-signature")
     if not signature:
-        return _refuse(400, "Missing Stripe-Signature header")
+        return _refuse(400, "Missing Stripe-Signature header", "signature")
     try:
         # Checked on the bytes as they arrived (parsing first could change them).
         stripe.WebhookSignature.verify_header(
@@ -62,11 +77,11 @@ async def stripe_webhook(request: Request) -> Response:
         )
         event = json.loads(payload)
     except stripe.SignatureVerificationError:
-        return _refuse(400, "The signature does not match this endpoint's secret")
+        return _refuse(400, "The signature does not match this endpoint's secret", "signature")
     except ValueError:  # also UnicodeDecodeError
-        return _refuse(400, "The body is not a JSON event")
+        return _refuse(400, "The body is not a JSON event", "not_json")
     if not isinstance(event, dict):
-        return _refuse(400, "The body is not a JSON event")
+        return _refuse(400, "The body is not a JSON event", "not_json")
 
     def store() -> stripe_events.Stored:
         with session_scope() as session:
@@ -75,9 +90,11 @@ async def stripe_webhook(request: Request) -> Response:
     try:
         stored = await run_in_threadpool(store)
     except DomainError as error:
-        return _refuse(400, error.message)
+        return _refuse(400, error.message, "invalid_event")
     background = (
-        None if stored.duplicate else BackgroundTask(run_in_threadpool, _process, stored.id)
+        None
+        if stored.duplicate
+        else BackgroundTask(run_in_threadpool, _process, stored.id, event.get("created"))
     )
     return JSONResponse(
         {"received": True, "duplicate": stored.duplicate}, status_code=200, background=background
@@ -94,11 +111,14 @@ async def retry_stripe_events() -> None:
         if gateway is None:
             continue
         try:
-            await asyncio.to_thread(
+            results = await asyncio.to_thread(
                 stripe_events.process_due_events,
                 engine=None,
                 gateway=gateway,
                 catalog=get_catalog(),
             )
         except Exception:  # noqa: BLE001 - the loop must outlive a database hiccup
-            log.exception("retrying Stripe events failed; trying again in %ss", interval)
+            log.exception("retrying Stripe events failed", retry_in_seconds=interval)
+            continue
+        for outcome in results.values():
+            _count(outcome, "retry")
