@@ -184,6 +184,8 @@ class Topology:
     backends: int = 2
     workers: int = 2
     host: str = "127.0.0.1"
+    # Where the frontend is built; topologies on the same public port can share one build.
+    frontend_dir: Path | None = None
     processes: dict[str, Process] = field(default_factory=dict)
 
     @property
@@ -192,7 +194,7 @@ class Topology:
 
     @property
     def web_dir(self) -> Path:
-        return self.run_dir / "web"
+        return self.frontend_dir or self.run_dir / "web"
 
     def app_env(self) -> dict[str, str]:
         return {
