@@ -124,8 +124,11 @@ async def state_size(redis: Redis, token: str) -> int:
     return total
 
 
-async def sign_in(http: httpx.AsyncClient, email: str) -> str:
+async def sign_in(http: httpx.AsyncClient, email: str) -> str | None:
     response = await http.post("/auth/sign-in", data={"email": email, "password": DEFAULT_PASSWORD})
+    if "dash_session" not in response.cookies:
+        print(f"sign-in refused: {response.status_code} {response.headers.get('location')}")
+        return None
     return f"dash_session={response.cookies['dash_session']}"
 
 
@@ -216,14 +219,14 @@ async def member(
             await tab.client.disconnect()
 
 
-async def sign_in_all(base_url: str, emails: list[str]) -> list[str]:
+async def sign_in_all(base_url: str, emails: list[str]) -> list[str | None]:
     """Session cookies, signed in over HTTP through the proxy (once: sessions live in the
     database, so every run reuses them)."""
     limits = httpx.Limits(max_connections=4)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as http:
         gate = asyncio.Semaphore(4)
 
-        async def one(email: str) -> str:
+        async def one(email: str) -> str | None:
             async with gate:
                 return await sign_in(http, email)
 
@@ -231,9 +234,11 @@ async def sign_in_all(base_url: str, emails: list[str]) -> list[str]:
 
 
 async def run_members(
-    topology: Topology, cookies: list[str], redis_url: str, seconds: float
+    topology: Topology, cookies: list[str | None], redis_url: str, seconds: float
 ) -> tuple[Run, int]:
     run = Run()
+    for _ in range(cookies.count(None)):
+        run.error("sign-in")
     before = backends_rss(topology)
     redis = Redis.from_url(redis_url)
     stop_at = time.monotonic() + 2 + seconds
@@ -252,6 +257,7 @@ async def run_members(
                 *(
                     member(i, topology.base_url, cookie, run, redis, stop_at)
                     for i, cookie in enumerate(cookies)
+                    if cookie is not None
                 ),
             ),
             timeout=RUN_LIMIT_SECONDS,
@@ -337,7 +343,7 @@ def main() -> None:
         )
         rows = []
         states: dict[str, list[int]] = {}
-        cookies: list[str] = []
+        cookies: list[str | None] = []
         for count in backend_counts:
             topology = Topology(
                 env=env,
