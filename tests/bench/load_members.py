@@ -187,6 +187,7 @@ async def member(
         await tab.connect()
     except Exception:
         run.error("connect")
+        await tab.client.disconnect()
         return
     run.connected += 1
     try:
