@@ -13,7 +13,7 @@ PORT ?= 3000
 # Reflex uses the bun installed here from the npm registry; it must never download its own.
 REFLEX_ENV := PATH="$(CURDIR)/$(TOOLS)/node_modules/.bin:$$PATH" REFLEX_USE_SYSTEM_BUN=1
 
-.PHONY: install install-test run test test-sqlite test-postgresql system-deps migrate seed lint clean
+.PHONY: install install-test run run-scaled test test-sqlite test-postgresql system-deps migrate seed lint clean
 
 # `make run` needs only what the app needs; `make test` adds the test-only packages.
 install: $(VENV)/.installed $(BUN)
@@ -48,6 +48,14 @@ seed: migrate
 run: seed
 	@echo "Starting the dashboard on http://localhost:$(PORT) (production build; first start takes a minute)"
 	$(REFLEX_ENV) $(VENV)/bin/reflex run --env prod --single-port --frontend-port $(PORT) --backend-port $(PORT)
+
+# The production topology on this machine: PostgreSQL and Redis (kept in data/scaled/), BACKENDS
+# backend processes behind HAProxy on PORT, WORKERS job workers. Ctrl-C stops them all.
+BACKENDS ?= 2
+WORKERS ?= 2
+run-scaled: install
+	scripts/install-system-deps --servers
+	$(REFLEX_ENV) PORT=$(PORT) BACKENDS=$(BACKENDS) WORKERS=$(WORKERS) $(PY) scripts/run-scaled
 
 system-deps:
 	scripts/install-system-deps
