@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +110,38 @@ class Settings(BaseSettings):
     jobs_step_attempts: int = Field(default=3, ge=1, le=10)
     jobs_step_retry_seconds: float = Field(default=2.0, gt=0, le=600)
 
+    # Scheduled work, run by the job workers (cron, UTC; six fields add seconds; empty turns a
+    # job off). Several workers may run: each scheduled instant runs once.
+    schedule_stripe_reconcile: str = "30 3 * * *"
+    schedule_ledger_expiry: str = "5 * * * *"
+    schedule_stale_orders: str = "20 * * * *"
+    schedule_retention: str = "45 4 * * *"
+    # Nightly reconciliation looks this far back (overlapping runs repair nothing twice).
+    reconcile_lookback_hours: int = Field(default=48, gt=0, le=24 * 90)
+    # Sign-in attempts are kept this long (the lockout reads the last 15 minutes); old runs of
+    # the scheduled work are kept this long too.
+    sign_in_attempts_retention_days: int = Field(default=30, gt=0)
+    scheduled_runs_retention_days: int = Field(default=90, gt=0)
+
+    # Internal endpoints (POST /internal/sync/stripe) for schedulers outside the app: the
+    # X-Internal-Token header must carry this token; empty turns the endpoints off (404).
+    internal_api_token: SecretStr = SecretStr("")
+
+    @field_validator(
+        "schedule_stripe_reconcile",
+        "schedule_ledger_expiry",
+        "schedule_stale_orders",
+        "schedule_retention",
+    )
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        value = value.strip()
+        if value and not croniter.is_valid(value, second_at_beginning=True):
+            raise ValueError(f"{value!r} is not a cron expression (e.g. '30 3 * * *')")
+        return value
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         if not self.database_url:
@@ -138,6 +170,10 @@ class Settings(BaseSettings):
     @property
     def stripe_configured(self) -> bool:
         return bool(self.stripe_secret_key and self.stripe_secret_key.get_secret_value())
+
+    @property
+    def internal_api_enabled(self) -> bool:
+        return bool(self.internal_api_token.get_secret_value().strip())
 
     @property
     def oidc_configured(self) -> bool:

@@ -43,17 +43,19 @@ def get_order(*, session: Session, user_id: int, order_id: int) -> Order:
 
 
 def stale_order_ids(
-    *, session: Session, user_id: int, now: datetime | None = None, limit: int = 20
+    *, session: Session, user_id: int | None, now: datetime | None = None, limit: int = 20
 ) -> list[int]:
     """Orders whose snapshot is older than the freshness window, leaving out those whose last
-    refresh failed until their backoff has passed."""
+    refresh failed until their backoff has passed: one member's, or everyone's (user_id None,
+    for the scheduled refresh), newest first."""
     now = now or utcnow()
     cutoff = now - ORDER_FRESHNESS
+    query = select(Order.id)
+    if user_id is not None:
+        query = query.where(Order.user_id == user_id)
     return list(
         session.exec(
-            select(Order.id)
-            .where(Order.user_id == user_id)
-            .where(col(Order.refreshed_at).is_(None) | (col(Order.refreshed_at) < cutoff))
+            query.where(col(Order.refreshed_at).is_(None) | (col(Order.refreshed_at) < cutoff))
             .where(col(Order.refresh_after).is_(None) | (col(Order.refresh_after) <= now))
             .order_by(col(Order.id).desc())
             .limit(limit)
