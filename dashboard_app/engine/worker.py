@@ -1,6 +1,6 @@
 """Running the queue: launch DBOS with this process's executor id, install the scheduled work,
-recover interrupted work, keep house (end work past its deadline, enqueue work a crashed web process committed but
-never enqueued), and shut down."""
+recover interrupted work, keep house (end work past its deadline, enqueue work a crashed web
+process committed but never enqueued), and shut down."""
 
 from __future__ import annotations
 
