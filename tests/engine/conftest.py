@@ -24,7 +24,6 @@ from dashboard_app.settings import Settings
 from tests.support.generators import CountingGenerator
 from tests.support.servers import wait_for
 
-
 # Scheduled work is off in engine tests unless a test turns a schedule on.
 NO_SCHEDULES = {
     "schedule_stripe_reconcile": "",
