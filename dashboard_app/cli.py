@@ -23,7 +23,9 @@ catalog_cli = typer.Typer(help="The plans and boosts of catalog.toml.", no_args_
 cli.add_typer(catalog_cli, name="catalog")
 stripe_cli = typer.Typer(help="Stripe catalog, reconciliation, events.", no_args_is_help=True)
 cli.add_typer(stripe_cli, name="stripe")
-schedules_cli = typer.Typer(help="The scheduled work: list it, run a job now.", no_args_is_help=True)
+schedules_cli = typer.Typer(
+    help="The scheduled work: list it, run a job now.", no_args_is_help=True
+)
 cli.add_typer(schedules_cli, name="schedules")
 
 

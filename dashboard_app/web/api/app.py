@@ -31,7 +31,7 @@ from dashboard_app.domain.sign_in_limits import (
 from dashboard_app.integrations.mailer import forget_mail_to
 from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
-from dashboard_app.web.api import admin_export, avatars, sso
+from dashboard_app.web.api import admin_export, avatars, internal, sso
 from dashboard_app.web.api.common import (
     absolute_url,
     client_ip,
@@ -363,5 +363,6 @@ def build_api() -> Starlette:
             Route(routes.API_STRIPE_WEBHOOK, stripe_webhook, methods=["POST"]),
             Route(routes.API_FILES + "/{token}", serve_file, methods=["GET"]),
             Route(routes.API_ADMIN_AUDIT_CSV, admin_export.audit_csv, methods=["GET"]),
+            Route(routes.API_INTERNAL_SYNC_STRIPE, internal.sync_stripe, methods=["POST"]),
         ]
     )
