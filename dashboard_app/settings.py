@@ -207,6 +207,13 @@ class Settings(BaseSettings):
     def check_start_up(self) -> None:
         """Refuse settings the server must not start with (raises SettingsError)."""
         self.resolved_secret_key()
+        token = self.internal_api_token.get_secret_value().strip()
+        if self.is_production and token and len(token) < 32:
+            raise SettingsError(
+                "INTERNAL_API_TOKEN must be at least 32 characters in production (or empty to "
+                'turn the internal endpoints off); generate one with: python -c "import '
+                'secrets; print(secrets.token_urlsafe(32))"'
+            )
         if self.is_production and not (self.smtp_host or "").strip():
             raise SettingsError(
                 "SMTP_HOST is not set, and APP_ENV=production. Members could not receive "
