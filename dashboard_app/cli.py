@@ -23,6 +23,10 @@ catalog_cli = typer.Typer(help="The plans and boosts of catalog.toml.", no_args_
 cli.add_typer(catalog_cli, name="catalog")
 stripe_cli = typer.Typer(help="Stripe catalog, reconciliation, events.", no_args_is_help=True)
 cli.add_typer(stripe_cli, name="stripe")
+schedules_cli = typer.Typer(
+    help="The scheduled work: list it, run a job now.", no_args_is_help=True
+)
+cli.add_typer(schedules_cli, name="schedules")
 
 
 def _fail(message: str) -> None:
@@ -272,3 +276,51 @@ def worker_command(
     finally:
         worker.stop()
     typer.echo(f"Worker {executor_id} stopped.")
+
+
+# --- Scheduled work -----------------------------------------------------------------------------
+
+
+@schedules_cli.command("list")
+def schedules_list() -> None:
+    """Each scheduled job, its cron (UTC) and how its last run ended."""
+    from dashboard_app.domain.schedules import JOBS, latest_runs
+    from dashboard_app.engine.schedules import SCHEDULE_SETTINGS
+
+    settings = get_settings()
+    with session_scope() as session:
+        latest = latest_runs(session=session)
+    for name, job in JOBS.items():
+        cron = getattr(settings, SCHEDULE_SETTINGS[name]) or "off"
+        if job.needs_stripe and not settings.stripe_configured:
+            cron += " (off: no Stripe)"
+        run = latest[name]
+        last = f"{run.outcome} at {run.started_at:%Y-%m-%d %H:%M} UTC" if run else "never run"
+        typer.echo(f"{name:<18} {cron:<24} {last}")
+
+
+@schedules_cli.command("run")
+def schedules_run(job: str) -> None:
+    """Run JOB now, in this process (safe beside the scheduler: every job can run twice).
+    Exits 1 when the run fails; the run is recorded either way."""
+    import json
+    import uuid
+
+    from dashboard_app.db import get_engine
+    from dashboard_app.domain.schedules import JOBS, run_job
+    from dashboard_app.engine.schedules import work_context
+
+    if job not in JOBS:
+        _fail(f"No scheduled job is called {job}; the jobs are: {', '.join(JOBS)}.")
+    context = work_context(get_settings(), engine=get_engine(), catalog=_catalog())
+    run = run_job(
+        engine=None,
+        job=job,
+        context=context,
+        run_key=f"cli-{job}-{uuid.uuid4().hex}",
+        source="cli",
+    )
+    assert run is not None  # a fresh key never ran
+    typer.echo(f"{JOBS[job].label} {run.outcome}: {json.dumps(run.summary, default=str)}")
+    if run.outcome != "succeeded":
+        _fail(run.error or "The run failed.")

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -130,6 +130,38 @@ class Settings(BaseSettings):
     # DATA_DIR/metrics; empty it before the processes start.
     metrics_dir: Path | None = None
 
+    # Scheduled work, run by the job workers (cron, UTC; six fields add seconds; empty turns a
+    # job off). Several workers may run: each scheduled instant runs once.
+    schedule_stripe_reconcile: str = "30 3 * * *"
+    schedule_ledger_expiry: str = "5 * * * *"
+    schedule_stale_orders: str = "20 * * * *"
+    schedule_retention: str = "45 4 * * *"
+    # Nightly reconciliation looks this far back (overlapping runs repair nothing twice).
+    reconcile_lookback_hours: int = Field(default=48, gt=0, le=24 * 90)
+    # Sign-in attempts are kept this long (the lockout reads the last 15 minutes); old runs of
+    # the scheduled work are kept this long too.
+    sign_in_attempts_retention_days: int = Field(default=30, gt=0)
+    scheduled_runs_retention_days: int = Field(default=90, gt=0)
+
+    # Internal endpoints (POST /internal/sync/stripe) for schedulers outside the app: the
+    # X-Internal-Token header must carry this token; empty turns the endpoints off (404).
+    internal_api_token: SecretStr = SecretStr("")
+
+    @field_validator(
+        "schedule_stripe_reconcile",
+        "schedule_ledger_expiry",
+        "schedule_stale_orders",
+        "schedule_retention",
+    )
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        value = value.strip()
+        if value and not croniter.is_valid(value, second_at_beginning=True):
+            raise ValueError(f"{value!r} is not a cron expression (e.g. '30 3 * * *')")
+        return value
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         if not self.database_url:
@@ -168,6 +200,10 @@ class Settings(BaseSettings):
         return bool(self.stripe_secret_key and self.stripe_secret_key.get_secret_value())
 
     @property
+    def internal_api_enabled(self) -> bool:
+        return bool(self.internal_api_token.get_secret_value().strip())
+
+    @property
     def oidc_configured(self) -> bool:
         return bool(self.oidc_discovery_url and self.oidc_client_id)
 
@@ -199,6 +235,13 @@ class Settings(BaseSettings):
     def check_start_up(self) -> None:
         """Refuse settings the server must not start with (raises SettingsError)."""
         self.resolved_secret_key()
+        token = self.internal_api_token.get_secret_value().strip()
+        if self.is_production and token and len(token) < 32:
+            raise SettingsError(
+                "INTERNAL_API_TOKEN must be at least 32 characters in production (or empty to "
+                'turn the internal endpoints off); generate one with: python -c "import '
+                'secrets; print(secrets.token_urlsafe(32))"'
+            )
         if self.is_production and not (self.smtp_host or "").strip():
             raise SettingsError(
                 "SMTP_HOST is not set, and APP_ENV=production. Members could not receive "

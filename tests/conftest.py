@@ -39,6 +39,9 @@ TEST_DATABASE = os.environ.get("TEST_DATABASE", "sqlite")
 if TEST_DATABASE not in ("sqlite", "postgresql"):
     raise pytest.UsageError("TEST_DATABASE must be 'sqlite' or 'postgresql'")
 
+# The app's scheduled work in browser tests: 1 January, 00:00 UTC.
+YEARLY = "0 0 1 1 *"
+
 # The browser tests' reels: 9:16, this tall and this long.
 REEL_HEIGHT = 256
 REEL_SECONDS = 1.0
@@ -193,6 +196,12 @@ def app(
         "REEL_HEIGHT": str(REEL_HEIGHT),
         "REEL_FPS": "8",
         "JOBS_POLLING_SECONDS": "0.2",
+        "INTERNAL_API_TOKEN": secrets.token_urlsafe(32),
+        # Scheduled work once a year: a run firing mid-test would change what a test reads.
+        "SCHEDULE_STRIPE_RECONCILE": YEARLY,
+        "SCHEDULE_LEDGER_EXPIRY": YEARLY,
+        "SCHEDULE_STALE_ORDERS": YEARLY,
+        "SCHEDULE_RETENTION": YEARLY,
     }
     (root / "gates").mkdir()
     if TEST_DATABASE == "postgresql":

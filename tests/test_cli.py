@@ -199,3 +199,40 @@ def test_suspend_ends_sessions_and_reinstate_lifts_it(db_url, engine, tmp_path) 
         assert session.get(User, member.id).status == "active"
     unknown = run_cli(db_url, tmp_path, "suspend", "ghost@example.com", "--reason", "x")
     assert unknown.returncode == 1 and "No member has the email" in unknown.stderr
+
+
+def test_schedules_run_starts_a_job_on_demand_and_records_it(db_url, engine, tmp_path) -> None:
+    from dashboard_app.models import ScheduledRun
+
+    member = create_member(engine)
+    granted_at = utcnow() - timedelta(hours=2)
+    with session_scope(engine) as session:
+        credits.grant_credits(
+            session=session,
+            user_id=member.id,
+            amount=4,
+            idempotency_key="promo",
+            expires_at=granted_at + timedelta(hours=1),
+            now=granted_at,
+        )
+    result = run_cli(db_url, tmp_path, "schedules", "run", "ledger_expiry")
+    assert result.returncode == 0, result.stderr
+    assert "Credit expiry succeeded" in result.stdout
+    assert '"credits_expired": 4' in result.stdout
+    with session_scope(engine) as session:
+        assert credits.get_balances(session=session, user_id=member.id).available == 0
+        run = session.exec(select(ScheduledRun)).one()
+        assert (run.job, run.source, run.outcome) == ("ledger_expiry", "cli", "succeeded")
+
+    listed = run_cli(db_url, tmp_path, "schedules", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"ledger_expiry\s+5 \* \* \* \*\s+succeeded", listed.stdout)
+    assert re.search(r"retention\s+45 4 \* \* \*\s+never run", listed.stdout)
+
+    unknown = run_cli(db_url, tmp_path, "schedules", "run", "holdings")
+    assert unknown.returncode != 0
+    assert "No scheduled job is called holdings" in unknown.stderr
+
+    failed = run_cli(db_url, tmp_path, "schedules", "run", "stripe_reconcile")
+    assert failed.returncode == 1
+    assert "Stripe is not configured" in failed.stderr

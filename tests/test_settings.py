@@ -126,3 +126,23 @@ def test_the_job_engine_keeps_its_system_tables_beside_the_app_database(tmp_path
     assert make(tmp_path, jobs_system_database_url="sqlite:////x.db").jobs_system_database_url == (
         "sqlite:////x.db"
     )
+
+
+def test_schedules_are_cron_expressions_and_empty_turns_a_job_off(tmp_path) -> None:
+    from pydantic import ValidationError
+
+    assert make(tmp_path).schedule_ledger_expiry == "5 * * * *"
+    assert make(tmp_path, schedule_retention="*/10 * * * * *").schedule_retention
+    assert make(tmp_path, schedule_retention=" ").schedule_retention == ""
+    with pytest.raises(ValidationError, match="not a cron expression"):
+        make(tmp_path, schedule_stripe_reconcile="every night")
+
+
+def test_the_internal_token_is_off_when_empty_and_long_in_production(tmp_path) -> None:
+    assert not make(tmp_path).internal_api_enabled
+    assert make(tmp_path, internal_api_token="x" * 40).internal_api_enabled
+    production = {"app_env": "production", "secret_key": "s" * 48, "smtp_host": "mail"}
+    with pytest.raises(SettingsError, match="INTERNAL_API_TOKEN"):
+        make(tmp_path, internal_api_token="short", **production).check_start_up()
+    make(tmp_path, internal_api_token="t" * 32, **production).check_start_up()
+    make(tmp_path, **production).check_start_up()

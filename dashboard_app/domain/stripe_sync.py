@@ -111,12 +111,21 @@ def _subscription_state(engine: Engine | None, subscription_id: str | None) -> t
 
 @translates_stripe_errors
 def reconcile(
-    *, engine: Engine | None, gateway: StripeGateway, catalog: Catalog, since: datetime
+    *,
+    engine: Engine | None,
+    gateway: StripeGateway,
+    catalog: Catalog,
+    since: datetime,
+    customer: str | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Walk Stripe's checkout sessions, invoices and charges created since `since` and apply
-    each one's current state. Returns (what was repaired, what could not be)."""
+    """Walk Stripe's checkout sessions, invoices and charges created since `since` (only one
+    customer's, when given) and apply each one's current state. Returns (what was repaired,
+    what could not be)."""
     repaired: list[str] = []
     problems: list[str] = []
+
+    def theirs(stripe_object: StripeObject) -> bool:
+        return customer is None or billing.object_id(stripe_object.get("customer")) == customer
 
     def attempt(label: str, before: Callable[[], Any], work: Callable[[], Any]) -> None:
         state = before()
@@ -128,8 +137,8 @@ def reconcile(
         if before() != state:
             repaired.append(label)
 
-    for checkout in gateway.checkout_sessions_since(since):
-        if billing.checkout_owner(checkout) is None:
+    for checkout in gateway.checkout_sessions_since(since, customer):
+        if not theirs(checkout) or billing.checkout_owner(checkout) is None:
             continue  # not made by this dashboard
         cid = checkout["id"]
         attempt(
@@ -146,8 +155,8 @@ def reconcile(
                 engine=engine, gateway=gateway, catalog=catalog, checkout_session_id=cid
             ),
         )
-    for invoice in gateway.invoices_since(since):
-        if billing.invoice_subscription_id(invoice) is None:
+    for invoice in gateway.invoices_since(since, customer):
+        if not theirs(invoice) or billing.invoice_subscription_id(invoice) is None:
             continue
         iid = invoice["id"]
         attempt(
@@ -162,8 +171,8 @@ def reconcile(
                 engine=engine, gateway=gateway, catalog=catalog, invoice_id=iid
             ),
         )
-    for charge in gateway.charges_since(since):
-        if not charge.get("amount_refunded"):
+    for charge in gateway.charges_since(since, customer):
+        if not theirs(charge) or not charge.get("amount_refunded"):
             continue
         chid = charge["id"]
         attempt(

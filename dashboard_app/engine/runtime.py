@@ -25,6 +25,8 @@ class Runtime:
     executor_id: str
     step_attempts: int = 3
     step_retry_seconds: float = 2.0
+    # The settings the scheduled jobs read (cron, retention, Stripe); get_settings() if None.
+    settings: Settings | None = None
 
     @property
     def timeout_seconds(self) -> int:
@@ -95,4 +97,5 @@ def from_settings(settings: Settings, *, catalog: Catalog, executor_id: str) -> 
         executor_id=executor_id,
         step_attempts=settings.jobs_step_attempts,
         step_retry_seconds=settings.jobs_step_retry_seconds,
+        settings=settings,
     )

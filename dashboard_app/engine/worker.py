@@ -1,6 +1,6 @@
-"""Running the queue: launch DBOS with this process's executor id, recover interrupted work,
-keep house (end work past its deadline, enqueue work a crashed web process committed but
-never enqueued), and shut down."""
+"""Running the queue: launch DBOS with this process's executor id, install the scheduled work,
+recover interrupted work, keep house (end work past its deadline, enqueue work a crashed web
+process committed but never enqueued), and shut down."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from dashboard_app.engine import (
     QUEUE_NAME,
     prepare_system_database,
     runtime,
+    schedules,
 )
 from dashboard_app.engine import workflows as _workflows  # noqa: F401  (registers workflows)
 from dashboard_app.engine.client import JobsClient
@@ -63,6 +64,7 @@ def start(
         polling_interval_sec=settings.jobs_polling_seconds,
         on_conflict="always_update",
     )
+    schedules.install(settings)
     if recover_executors:
         recover(list(recover_executors))
 

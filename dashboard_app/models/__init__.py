@@ -13,6 +13,7 @@ from dashboard_app.models.credits import (
 from dashboard_app.models.jobs import Asset, AssetTag, Draft, Generation, Variant
 from dashboard_app.models.limits import RateLimitHit
 from dashboard_app.models.plans import Boost, Plan, Subscription, UsageEntry
+from dashboard_app.models.schedules import ScheduledRun
 from dashboard_app.models.users import (
     AuthToken,
     OAuthIdentity,
@@ -43,6 +44,7 @@ __all__ = [
     "Plan",
     "Profile",
     "RateLimitHit",
+    "ScheduledRun",
     "SignInAttempt",
     "StripeEvent",
     "Subscription",

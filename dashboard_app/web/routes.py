@@ -45,6 +45,7 @@ API_DELETE_ACCOUNT = "/account/delete"
 API_STRIPE_WEBHOOK = "/api/stripe/webhook"
 API_FILES = "/files"
 API_ADMIN_AUDIT_CSV = "/api/admin/audit.csv"
+API_INTERNAL_SYNC_STRIPE = "/internal/sync/stripe"
 
 # Files Reflex serves from assets/.
 FAVICON = "/favicon.ico"

@@ -110,6 +110,7 @@ def _profile_ready(page: Page, cast: Cast) -> None:
 def _admin_ready(page: Page, cast: Cast) -> None:
     expect(page.get_by_test_id("figure-row").first).to_be_visible(timeout=READY_MS)
     expect(page.get_by_test_id("check-result").first).to_be_visible(timeout=READY_MS)
+    expect(page.get_by_test_id("scheduled-run").first).to_be_visible(timeout=READY_MS)
 
 
 def _admin_members_ready(page: Page, cast: Cast) -> None:

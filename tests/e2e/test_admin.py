@@ -375,3 +375,40 @@ def test_the_audit_log_filters_and_exports_as_csv_for_admins_only(page: Page, br
         ).all()
     assert [r.after["attempted"] for r in refusals] == ["audit_csv"]
     theirs.context.close()
+
+
+def test_the_overview_shows_each_scheduled_jobs_last_run(page: Page, app):
+    from datetime import timedelta
+
+    import httpx
+
+    from dashboard_app.domain.schedules import WorkContext, run_job
+    from dashboard_app.models import SignInAttempt
+
+    with session_scope(app.engine) as session:
+        session.add(SignInAttempt(account_key="e" * 64, created_at=utcnow() - timedelta(days=90)))
+
+    def run(job: str, gateway=None) -> None:
+        context = WorkContext(engine=app.engine, catalog=CATALOG, gateway=gateway, now=utcnow())
+        run_job(engine=app.engine, job=job, context=context, run_key=f"e2e-{job}", source="cli")
+
+    run("retention")
+    run("stale_orders")  # no gateway given: a failure with its reason
+    admin = create_member(app.engine, role="admin")
+    sign_in(page, admin.email, DEFAULT_PASSWORD)
+    page.goto("/admin")
+    rows = page.get_by_test_id("scheduled-run")
+    expect(rows).to_have_count(4)
+    retention = rows.filter(has_text="Retention of old records")
+    expect(retention).to_contain_text("Succeeded")
+    expect(retention).to_contain_text("sign in attempts: 1")
+    expect(retention).to_contain_text("0 0 1 1 * (UTC)")
+    stale = rows.filter(has_text="Stale order refresh")
+    expect(stale).to_contain_text("Failed")
+    expect(stale).to_contain_text("Stripe is not configured")
+    expect(rows.filter(has_text="Credit expiry")).to_contain_text("Never run")
+
+    # The internal endpoint is served by the running app, and refuses a call without its token.
+    refused = httpx.post(app.url("/internal/sync/stripe"), json={"since": "2026-01-01T00:00Z"})
+    assert refused.status_code == 401
+    assert "X-Internal-Token" in refused.json()["error"]

@@ -24,14 +24,23 @@ from dashboard_app.settings import Settings
 from tests.support.generators import CountingGenerator
 from tests.support.servers import wait_for
 
+# Scheduled work is off in engine tests unless a test turns a schedule on.
+NO_SCHEDULES = {
+    "schedule_stripe_reconcile": "",
+    "schedule_ledger_expiry": "",
+    "schedule_stale_orders": "",
+    "schedule_retention": "",
+}
 
-def engine_settings(db_url: str, data_dir) -> Settings:  # type: ignore[no-untyped-def]
+
+def engine_settings(db_url: str, data_dir, **overrides) -> Settings:  # type: ignore[no-untyped-def]
     return Settings(
         _env_file=None,
         data_dir=data_dir,
         database_url=db_url,
         jobs_polling_seconds=0.1,
         jobs_worker_concurrency=2,
+        **{**NO_SCHEDULES, **overrides},
     )
 
 

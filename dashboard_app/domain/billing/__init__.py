@@ -68,6 +68,7 @@ from dashboard_app.domain.billing.subscriptions import (
 from dashboard_app.domain.billing.sync import (
     confirm_checkout,
     fulfil_checkout,
+    refresh_all_stale_orders,
     refresh_order,
     refresh_stale_orders,
     sync_dispute,
@@ -110,6 +111,7 @@ __all__ = [
     "price_plans",
     "products",
     "refresh_order",
+    "refresh_all_stale_orders",
     "refresh_stale_orders",
     "require_gateway",
     "stale_order_ids",

@@ -46,31 +46,38 @@ def get_order(*, session: Session, user_id: int, order_id: object) -> Order:
 
 
 def stale_order_ids(
-    *, session: Session, user_id: int, now: datetime | None = None, limit: int = ORDERS_PAGE_SIZE
+    *,
+    session: Session,
+    user_id: int | None,
+    now: datetime | None = None,
+    limit: int = ORDERS_PAGE_SIZE,
 ) -> list[int]:
-    """Of the member's newest `limit` orders (those the orders page shows first), the ones whose
-    snapshot is older than the freshness window, leaving out those whose last refresh failed
-    until their backoff has passed. Older orders are refreshed when they are opened; looking
-    only at the newest keeps the page's first load one short index read however many orders
-    the member has."""
+    """Orders whose snapshot is older than the freshness window, leaving out those whose last
+    refresh failed until their backoff has passed, newest first.
+
+    For one member: among their newest `limit` orders (those the orders page shows first);
+    older orders are refreshed when they are opened, and the page's first load stays one short
+    index read however many orders the member has. For everyone (`user_id` None, the scheduled
+    refresh): the newest `limit` stale orders."""
     now = now or utcnow()
     cutoff = now - ORDER_FRESHNESS
+    limit = max(1, min(limit, 500))
+    query = (
+        select(Order.id)
+        .where(col(Order.refreshed_at).is_(None) | (col(Order.refreshed_at) < cutoff))
+        .where(col(Order.refresh_after).is_(None) | (col(Order.refresh_after) <= now))
+        .order_by(col(Order.id).desc())
+    )
+    if user_id is None:
+        return list(session.exec(query.limit(limit)))
     newest = (
         select(Order.id)
         .where(Order.user_id == user_id)
         .order_by(col(Order.id).desc())
-        .limit(max(1, min(limit, 100)))
+        .limit(limit)
         .subquery()
     )
-    return list(
-        session.exec(
-            select(Order.id)
-            .where(col(Order.id).in_(select(newest.c.id)))
-            .where(col(Order.refreshed_at).is_(None) | (col(Order.refreshed_at) < cutoff))
-            .where(col(Order.refresh_after).is_(None) | (col(Order.refresh_after) <= now))
-            .order_by(col(Order.id).desc())
-        )
-    )
+    return list(session.exec(query.where(col(Order.id).in_(select(newest.c.id)))))
 
 
 def note_refresh_failed(*, session: Session, order_id: int, now: datetime | None = None) -> None:

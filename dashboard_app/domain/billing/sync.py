@@ -309,14 +309,31 @@ def refresh_stale_orders(
         windows=ORDER_REFRESHES,
         message="Orders were checked with Stripe a moment ago.",
     )
-    refreshed = []
-    for order_id in stale:
+    return _refresh_orders(engine=engine, gateway=gateway, catalog=catalog, order_ids=stale)[0]
+
+
+def refresh_all_stale_orders(
+    *, engine: Engine | None, gateway: StripeGateway, catalog: Catalog, limit: int = 200
+) -> tuple[list[int], list[int]]:
+    """The scheduled pass over every member's stale orders (at most `limit`, newest first; the
+    next pass takes the rest). No member limit: no member asked. Returns (refreshed, failed)."""
+    with session_scope(engine) as session:
+        stale = stale_order_ids(session=session, user_id=None, limit=limit)
+    return _refresh_orders(engine=engine, gateway=gateway, catalog=catalog, order_ids=stale)
+
+
+def _refresh_orders(
+    *, engine: Engine | None, gateway: StripeGateway, catalog: Catalog, order_ids: list[int]
+) -> tuple[list[int], list[int]]:
+    refreshed, failed = [], []
+    for order_id in order_ids:
         try:
             refresh_order(engine=engine, gateway=gateway, catalog=catalog, order_id=order_id)
         except DomainError as error:  # one order Stripe cannot explain does not stop the rest
             log.warning("could not refresh order %s: %s", order_id, error.message)
             with session_scope(engine) as session:
                 note_refresh_failed(session=session, order_id=order_id)
+            failed.append(order_id)
             continue
         refreshed.append(order_id)
-    return refreshed
+    return refreshed, failed

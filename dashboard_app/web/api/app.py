@@ -33,7 +33,7 @@ from dashboard_app.integrations.mailer import forget_mail_to
 from dashboard_app.observability.logs import RequestIdMiddleware
 from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
-from dashboard_app.web.api import admin_export, avatars, ops, sso
+from dashboard_app.web.api import admin_export, avatars, internal, ops, sso
 from dashboard_app.web.api.common import (
     absolute_url,
     client_ip,
@@ -352,6 +352,7 @@ def build_api() -> Starlette:
             Route(routes.API_STRIPE_WEBHOOK, stripe_webhook, methods=["POST"]),
             Route(routes.API_FILES + "/{token}", serve_file, methods=["GET"]),
             Route(routes.API_ADMIN_AUDIT_CSV, admin_export.audit_csv, methods=["GET"]),
+            Route(routes.API_INTERNAL_SYNC_STRIPE, internal.sync_stripe, methods=["POST"]),
         ],
         # Every log line of a request carries its id (returned in X-Request-ID).
         middleware=[Middleware(RequestIdMiddleware)],

@@ -1,6 +1,6 @@
 """Admin overview: the business at a glance (figures for today, 7 and 30 days, charts over 30
-days), webhook events waiting or failed, and the last ledger check and reconciliation, with
-buttons to run them now."""
+days), webhook events waiting or failed, the last ledger check and reconciliation, with
+buttons to run them now, and the last run of each scheduled job."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import asyncio
 import reflex as rx
 
 from dashboard_app.db import session_scope
-from dashboard_app.domain import admin
+from dashboard_app.domain import admin, schedules
 from dashboard_app.domain.billing import format_money
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import DomainError
 from dashboard_app.integrations.stripe_gateway import get_gateway
-from dashboard_app.models import OperatorCheck
+from dashboard_app.models import OperatorCheck, ScheduledRun
+from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
 from dashboard_app.web.components.cards import stat_card
 from dashboard_app.web.pages.admin.base import AdminPage, admin_shell
@@ -30,6 +31,7 @@ def _percent(rate: float | None) -> str:
 def _figures() -> dict:
     with session_scope() as session:
         figures = admin.overview_figures(session=session)
+        latest = schedules.latest_runs(session=session)
     currency = get_catalog().currency
     rows: list[dict[str, str]] = []
 
@@ -69,7 +71,49 @@ def _figures() -> dict:
         "waiting": figures.events_waiting,
         "failed": figures.events_failed,
         "checks": [_check_row(kind, row) for kind, row in figures.checks.items()],
+        "scheduled": _scheduled_rows(latest),
     }
+
+
+OUTCOME_COLORS = {"succeeded": "grass", "failed": "tomato", "running": "blue"}
+
+
+def _summary_text(summary: dict) -> str:
+    return ", ".join(
+        f"{name.replace('_', ' ')}: {value}"
+        for name, value in summary.items()
+        if not isinstance(value, list | dict)
+    )
+
+
+def _scheduled_rows(latest: dict[str, ScheduledRun | None]) -> list[dict[str, str]]:
+    from dashboard_app.engine.schedules import planned_schedules
+
+    planned = planned_schedules(get_settings())
+    rows = []
+    for name, run in latest.items():
+        row = {
+            "job": name,
+            "label": schedules.JOBS[name].label,
+            "cron": f"{planned[name]} (UTC)" if name in planned else "Not scheduled",
+            "result": "Never run",
+            "color": "gray",
+            "when": "",
+            "summary": "",
+            "details": "",
+        }
+        if run is not None:
+            finished = f", finished {run.finished_at:%H:%M:%S}" if run.finished_at else ""
+            row |= {
+                "result": run.outcome.capitalize(),
+                "color": OUTCOME_COLORS.get(run.outcome, "gray"),
+                "when": f"Started {run.started_at:%Y-%m-%d %H:%M:%S} UTC{finished}, "
+                f"by the {'scheduler' if run.source == 'schedule' else 'command line'}",
+                "summary": run.error or _summary_text(run.summary),
+                "details": "\n".join(run.summary.get("details", [])[:20]),
+            }
+        rows.append(row)
+    return rows
 
 
 def _check_row(kind: str, row: OperatorCheck | None) -> dict[str, str]:
@@ -106,6 +150,7 @@ class AdminState(AdminPage, AuthState):
     events_waiting: int = 0
     events_failed: int = 0
     checks: list[dict[str, str]] = []
+    scheduled: list[dict[str, str]] = []
     running: str = ""
 
     async def _refresh_admin(self, viewer: Viewer) -> None:
@@ -113,6 +158,7 @@ class AdminState(AdminPage, AuthState):
         self.figure_rows, self.days = found["rows"], found["days"]
         self.events_waiting, self.events_failed = found["waiting"], found["failed"]
         self.checks = found["checks"]
+        self.scheduled = found["scheduled"]
 
     async def _run(self, what: str, work):  # type: ignore[no-untyped-def]
         viewer = await self._admin(what)
@@ -220,6 +266,45 @@ def _check_card(check: rx.Var) -> rx.Component:
     )
 
 
+def _scheduled_row(run: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(run["label"]),
+        rx.table.cell(run["cron"]),
+        rx.table.cell(rx.badge(run["result"], color_scheme=run["color"], high_contrast=True)),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(run["when"], size="1", color_scheme="gray"),
+                rx.text(run["summary"], size="2"),
+                rx.cond(
+                    run["details"].to(str) != "",
+                    rx.code_block(run["details"], language="log", width="100%"),
+                ),
+                spacing="1",
+            )
+        ),
+        data_testid="scheduled-run",
+    )
+
+
+def _scheduled_table() -> rx.Component:
+    return rx.card(
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    rx.table.column_header_cell("Job"),
+                    rx.table.column_header_cell("Schedule"),
+                    rx.table.column_header_cell("Last run"),
+                    rx.table.column_header_cell("What it found"),
+                )
+            ),
+            rx.table.body(rx.foreach(AdminState.scheduled, _scheduled_row)),
+            width="100%",
+            data_testid="scheduled-work",
+        ),
+        width="100%",
+    )
+
+
 def admin_page() -> rx.Component:
     return admin_shell(
         "Admin",
@@ -285,6 +370,8 @@ def admin_page() -> rx.Component:
                 ),
                 wrap="wrap",
             ),
+            rx.heading("Scheduled work", size="4"),
+            _scheduled_table(),
             spacing="4",
             width="100%",
         ),
