@@ -1,0 +1,171 @@
+"""A spend in three statements, for the common case: the account row is updated only when
+enough credits are available (which also locks it), the lots that expire first give up the
+credits in one UPDATE, and the entry goes in with INSERT ... ON CONFLICT DO NOTHING on its
+idempotency key. Anything out of the ordinary (too few credits, a key already used, credits due
+to expire, no account yet) is left to the careful path in `balance.spend_credits`, which locks,
+expires and explains.
+
+Why this keeps the ledger's guarantees:
+- No overspend: `available >= n` is checked by the UPDATE that takes the row lock (PostgreSQL
+  re-checks it on the newest row version after waiting; SQLite's BEGIN IMMEDIATE serialises
+  writers), and the CHECK constraints hold the database to it.
+- Lots are read after that lock is taken, in a statement of their own (a fresh snapshot on
+  PostgreSQL), and every writer of a member's lots holds the account lock first. The draw only
+  happens when no lot is due to expire and the live lots cover the spend, so expiring-first
+  order and the expiry entries are the careful path's business.
+- Idempotency: a key already in the ledger sends the spend to the careful path before anything
+  is written; two requests racing with one key meet at the unique index, and the loser gives
+  its credits back to the lots it drew from (under the lock it still holds) and returns the
+  winner's entry through the careful path. Entries are only ever inserted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Table, case, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
+from sqlmodel import Session
+
+from dashboard_app.domain.credits.ledger import MAX_TEXT
+from dashboard_app.models import CreditAccount, CreditEntry, CreditLot
+
+accounts: Table = CreditAccount.__table__  # type: ignore[attr-defined, assignment]
+entries: Table = CreditEntry.__table__  # type: ignore[attr-defined, assignment]
+lots: Table = CreditLot.__table__  # type: ignore[attr-defined, assignment]
+
+
+def quick_spend(
+    session: Session,
+    *,
+    user_id: int,
+    amount: int,
+    key: str,
+    reference: str,
+    reason: str,
+    actor_user_id: int | None,
+    now: datetime,
+) -> CreditEntry | None:
+    """Spend `amount` in three statements, or return None having changed nothing (the careful
+    path then decides). Arguments are already checked."""
+    session.flush()  # pending ORM changes go first, as the careful path's autoflush would send
+    connection = session.connection()
+    available = connection.execute(
+        update(accounts)
+        .where(
+            accounts.c.user_id == user_id,
+            accounts.c.available >= amount,
+            ~exists().where(entries.c.idempotency_key == key),
+        )
+        .values(
+            available=accounts.c.available - amount,
+            spent=accounts.c.spent + amount,
+            updated_at=now,
+        )
+        .returning(accounts.c.available)
+    ).scalar()
+    if available is None:
+        return None
+    postgres = connection.dialect.name == "postgresql"
+    drawn = connection.execute(_draw(user_id, amount, now, postgres=postgres)).all()
+    if not drawn:  # a lot is due to expire, or the lots fall short of the balance
+        _undo(session, user_id, amount, [])
+        return None
+    # PostgreSQL says how much each lot gave (SQLite's RETURNING cannot name the CTE's columns,
+    # and there no racing request can make this spend give them back).
+    draws = [(row.id, row.take) for row in drawn] if postgres else []
+    values = {
+        "user_id": user_id,
+        "amount": -amount,
+        "held_change": 0,
+        "frozen_change": 0,
+        "shortfall_change": 0,
+        "balance_after": available,
+        "kind": "spend",
+        "idempotency_key": key,
+        "reference": (reference or key)[:255],
+        "actor_user_id": actor_user_id,
+        "reason": reason[:MAX_TEXT],
+        "expires_at": None,
+        "created_at": now,
+    }
+    insert = postgresql.insert if postgres else sqlite.insert
+    entry_id = connection.execute(
+        insert(entries)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[entries.c.idempotency_key])
+        .returning(entries.c.id)
+    ).scalar()
+    if entry_id is None:
+        # The same key committed by a racing request since the first statement looked.
+        if not postgres:  # pragma: no cover - BEGIN IMMEDIATE lets no writer in between
+            raise RuntimeError("an idempotency key appeared inside a SQLite write transaction")
+        _undo(session, user_id, amount, draws)
+        return None
+    _forget_loaded(session, user_id)
+    entry = CreditEntry(id=entry_id, **values)
+    make_transient_to_detached(entry)
+    session.add(entry)  # persistent, as the careful path's entry would be; nothing to write
+    return entry
+
+
+def _draw(user_id: int, amount: int, now: datetime, *, postgres: bool):  # type: ignore[no-untyped-def]
+    """One UPDATE taking `amount` from the live lots, soonest expiry first (never-expiring
+    last), only when no lot is due to expire and the live lots hold enough."""
+    live_now = or_(lots.c.expires_at.is_(None), lots.c.expires_at > now)
+    live = (
+        select(
+            lots.c.id,
+            lots.c.remaining,
+            func.sum(lots.c.remaining)
+            .over(order_by=(lots.c.expires_at.is_(None), lots.c.expires_at, lots.c.id))
+            .label("upto"),
+        )
+        .where(lots.c.user_id == user_id, lots.c.remaining > 0, live_now)
+        .cte("live")
+    )
+    before = live.c.upto - live.c.remaining  # credits in the lots drawn before this one
+    take = case((live.c.remaining < amount - before, live.c.remaining), else_=amount - before)
+    other = lots.alias("due")
+    due = (
+        exists()
+        .where(other.c.user_id == user_id, other.c.remaining > 0)
+        .where(other.c.expires_at.is_not(None), other.c.expires_at <= now)
+    )
+    statement = (
+        update(lots)
+        .where(lots.c.id == live.c.id, before < amount)
+        .where(select(func.max(live.c.upto)).scalar_subquery() >= amount, ~due)
+        .values(remaining=lots.c.remaining - take)
+    )
+    # Rows, not the row count: Python's sqlite3 reports no count for a statement led by WITH.
+    if postgres:
+        return statement.returning(lots.c.id, take.label("take"))
+    return statement.returning(lots.c.id)
+
+
+def _undo(session: Session, user_id: int, amount: int, draws: list[tuple[int, int]]) -> None:
+    """Give back what this attempt took, under the account lock it still holds."""
+    connection = session.connection()
+    for lot_id, take in draws:
+        connection.execute(
+            update(lots).where(lots.c.id == lot_id).values(remaining=lots.c.remaining + take)
+        )
+    connection.execute(
+        update(accounts)
+        .where(accounts.c.user_id == user_id)
+        .values(available=accounts.c.available + amount, spent=accounts.c.spent - amount)
+    )
+    _forget_loaded(session, user_id)
+
+
+def _forget_loaded(session: Session, user_id: int) -> None:
+    """Rows this session loaded before are stale now: the next read fetches them again."""
+    account = session.identity_map.get(identity_key(CreditAccount, user_id))
+    if account is not None:
+        session.expire(account)
+    for loaded in list(session.identity_map.values()):
+        if isinstance(loaded, CreditLot) and loaded.user_id == user_id:
+            session.expire(loaded)
