@@ -5,7 +5,8 @@
 
 Each spend is one transaction, committed, on one thread: on one hot account with one lot, spread
 round-robin over 1,000 accounts with one lot each, and on one hot account whose credits sit in 20
-live lots that expire on different days (the spend draws the soonest first). The baseline is `UPDATE credit_accounts SET available =
+live lots that expire on different days (the spend draws the soonest first). The baseline is
+`UPDATE credit_accounts SET available =
 available - 1 WHERE user_id = ?` in its own transaction, measured in the same run on the same
 database, in rounds alternating with the ledger so that drift hits both alike. After a warm-up,
 each case runs `--repeats` rounds and the median rate is printed, with the database's settings
