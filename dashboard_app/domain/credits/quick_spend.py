@@ -94,14 +94,14 @@ def quick_spend(
             raise RuntimeError("an idempotency key appeared inside a SQLite write transaction")
         _undo(session, user_id, amount, draws)
         return None
-    _forget_loaded(session, user_id)
+    forget_loaded(session, user_id)
     entry = _loaded_entry({**values, "id": entry_id})
     make_transient_to_detached(entry)
     session.add(entry)  # persistent, as the careful path's entry would be; nothing to write
     return entry
 
 
-class _Sql:
+class Sql:
     """A statement compiled once for one dialect and sent as driver SQL (the engine's events
     still see it): building, hashing and looking up SQLAlchemy constructs on every spend cost
     more than running them. Parameters are plain ints and strings, and timestamps already
@@ -126,7 +126,7 @@ class _Statements:
         postgres = dialect.name == "postgresql"
         self.timestamp = UTCDateTime().bind_processor(dialect) or (lambda value: value)
         user, n, now = bindparam("user"), bindparam("n"), bindparam("now")
-        self.take_from_account = _Sql(
+        self.take_from_account = Sql(
             update(accounts)
             .where(
                 accounts.c.user_id == user,
@@ -141,9 +141,9 @@ class _Statements:
             .returning(accounts.c.available),
             dialect,
         )
-        self.draw = _Sql(_draw(user, n, now, postgres=postgres), dialect)
+        self.draw = Sql(_draw(user, n, now, postgres=postgres), dialect)
         insert = postgresql.insert if postgres else sqlite.insert
-        self.write_entry = _Sql(
+        self.write_entry = Sql(
             insert(entries)
             .on_conflict_do_nothing(index_elements=[entries.c.idempotency_key])
             .returning(entries.c.id),
@@ -213,10 +213,10 @@ def _undo(session: Session, user_id: int, amount: int, draws: list[tuple[int, in
         .where(accounts.c.user_id == user_id)
         .values(available=accounts.c.available + amount, spent=accounts.c.spent - amount)
     )
-    _forget_loaded(session, user_id)
+    forget_loaded(session, user_id)
 
 
-def _forget_loaded(session: Session, user_id: int) -> None:
+def forget_loaded(session: Session, user_id: int) -> None:
     """Rows this session loaded before are stale now: the next read fetches them again."""
     account = session.identity_map.get(identity_key(CreditAccount, user_id))
     if account is not None:

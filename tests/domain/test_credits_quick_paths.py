@@ -1,5 +1,5 @@
-"""The lean spend: three statements for an ordinary spend, with the careful path's guarantees
-(expiring-first, expiry before spending, idempotency, no overspend) whatever the lots."""
+"""The lean spend and freeze: a few plain statements for the ordinary case, with the careful
+path's guarantees (expiring-first, expiry first, idempotency, no overspend) whatever the lots."""
 
 from __future__ import annotations
 
@@ -149,4 +149,71 @@ def test_twenty_requests_racing_with_one_key_spend_once(engine) -> None:
     with session_scope(engine) as session:
         balances = credits.get_balances(session=session, user_id=member)
         assert (balances.available, balances.spent) == (93, 7)
+    assert_consistent(engine)
+
+
+def freeze(engine, member: int, amount: int, reference: str, now=None) -> int:
+    with session_scope(engine) as session:
+        return credits.freeze_credits(
+            session=session, user_id=member, amount=amount, reference=reference, reason="", now=now
+        )
+
+
+def test_a_freeze_reads_two_rows_writes_each_once_and_thaws_back(engine) -> None:
+    now = utcnow()
+    member = create_member(engine).id
+    grant_lots(engine, member, 20, now)
+    with statements_sent(engine) as sent:
+        assert freeze(engine, member, 25, "dispute:dp_1", now=now) == 25
+    work = [
+        s.split()[0] for s in sent if s.split()[0] not in ("BEGIN", "COMMIT") and s != "SELECT 1"
+    ]
+    assert work == ["SELECT", "SELECT", "UPDATE", "UPDATE", "UPDATE", "UPDATE", "INSERT", "INSERT"]
+    assert remaining_by_expiry(engine, member) == [0, 0, 5] + [10] * 17 + [5]
+    with session_scope(engine) as session:
+        balances = credits.get_balances(session=session, user_id=member)
+        assert (balances.available, balances.frozen) == (180, 25)
+        assert credits.thaw_credits(session=session, reference="dispute:dp_1", now=now) == 25
+    assert remaining_by_expiry(engine, member) == [10] * 20 + [5]
+    assert_consistent(engine)
+
+
+def test_a_freeze_of_more_than_is_available_freezes_what_there_is_once(engine) -> None:
+    member = create_member(engine, credits_granted=30).id
+    assert freeze(engine, member, 500, "dispute:dp_2") == 30
+    assert freeze(engine, member, 500, "dispute:dp_2") == 30
+    kinds = CreditEntry.user_id == member
+    assert count_rows(engine, CreditEntry, kinds, CreditEntry.kind == "freeze") == 1
+    with session_scope(engine) as session:
+        balances = credits.get_balances(session=session, user_id=member)
+        assert (balances.available, balances.frozen) == (0, 30)
+    assert_consistent(engine)
+
+
+def test_credits_due_to_expire_leave_before_a_freeze(engine) -> None:
+    now = utcnow()
+    member = create_member(engine).id
+    grant_lots(engine, member, 3, now)
+    assert freeze(engine, member, 100, "dispute:dp_3", now=now + timedelta(days=1, hours=1)) == 25
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(CreditEntry).where(CreditEntry.user_id == member).order_by(CreditEntry.id)
+        ).all()
+        assert [(e.kind, e.amount) for e in rows][-2:] == [("expiry", -10), ("freeze", -25)]
+    assert_consistent(engine)
+
+
+def test_twenty_requests_racing_to_freeze_one_reference_freeze_once(engine) -> None:
+    member = create_member(engine, credits_granted=100).id
+    barrier = threading.Barrier(20)
+
+    def attempt(_: int) -> int:
+        barrier.wait()
+        return freeze(engine, member, 60, "dispute:dp_race")
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        assert list(pool.map(attempt, range(20))) == [60] * 20
+    with session_scope(engine) as session:
+        balances = credits.get_balances(session=session, user_id=member)
+        assert (balances.available, balances.frozen) == (40, 60)
     assert_consistent(engine)
