@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Engine, or_, update
@@ -187,6 +188,18 @@ class Received:
     processed: bool  # applied with it; otherwise processing follows (`process_event`)
 
 
+@cache
+def _insert_new_event(dialect: str):  # type: ignore[no-untyped-def]
+    """Built once: a Core INSERT that does nothing when the Stripe event id is stored already."""
+    table = StripeEvent.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=[table.c.stripe_event_id])
+        .returning(table.c.id)
+    )
+
+
 def check_event(event: dict[str, Any]) -> None:
     """Refuse an event without an id or a type (InvalidInput), before any transaction."""
     _checked(event)
@@ -202,23 +215,25 @@ def receive_event(*, session: Session, event: dict[str, Any]) -> Received:
     now = utcnow()
     apply = APPLIED_FROM_PAYLOAD.get(kind)
     status = "processed" if apply is not None else "received" if kind in HANDLERS else "ignored"
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    row_id = session.execute(
-        insert(StripeEvent)
-        .values(
-            stripe_event_id=event_id,
-            type=kind,
-            object_id=str(_object(event).get("id") or "")[:255],
-            payload=event,
-            status=status,
-            attempts=1 if apply is not None else 0,
-            received_at=now,
-            processed_at=now if apply is not None else None,
+    row_id = (
+        session.connection()
+        .execute(
+            _insert_new_event(session.get_bind().dialect.name),
+            {
+                "stripe_event_id": event_id,
+                "type": kind,
+                "object_id": str(_object(event).get("id") or "")[:255],
+                "payload": event,
+                "status": status,
+                "attempts": 1 if apply is not None else 0,
+                "last_error": None,
+                "received_at": now,
+                "next_attempt_at": None,
+                "processed_at": now if apply is not None else None,
+            },
         )
-        .on_conflict_do_nothing(index_elements=["stripe_event_id"])
-        .returning(StripeEvent.id)
-    ).scalar()
+        .scalar()
+    )
     if row_id is None:
         existing = session.exec(
             select(StripeEvent.id).where(StripeEvent.stripe_event_id == event_id)
