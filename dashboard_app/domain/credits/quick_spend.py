@@ -1,9 +1,9 @@
-"""A spend in three statements, for the common case: the account row is updated only when
-enough credits are available (which also locks it), the lots that expire first give up the
-credits in one UPDATE, and the entry goes in with INSERT ... ON CONFLICT DO NOTHING on its
-idempotency key. Anything out of the ordinary (too few credits, a key already used, credits due
-to expire, no account yet) is left to the careful path in `balance.spend_credits`, which locks,
-expires and explains.
+"""A spend in three statements, for the common case: the account row is updated only when enough
+credits are available (which also locks it), the lots that expire first give up the credits in
+one UPDATE, and the entry goes in with INSERT ... ON CONFLICT DO NOTHING on its idempotency key
+(on PostgreSQL the last two are one statement). Anything out of the ordinary (too few credits, a
+key already used, credits due to expire, no account yet) is left to the careful path in
+`balance.spend_credits`, which locks, expires and explains.
 
 Why this keeps the ledger's guarantees:
 - No overspend: `available >= n` is checked by the UPDATE that takes the row lock (PostgreSQL
@@ -53,8 +53,8 @@ def quick_spend(
     actor_user_id: int | None,
     now: datetime,
 ) -> CreditEntry | None:
-    """Spend `amount` in three statements, or return None having changed nothing (the careful
-    path then decides). Arguments are already checked."""
+    """Spend `amount` in three statements (two on PostgreSQL), or return None having changed
+    nothing (the careful path then decides). Arguments are already checked."""
     session.flush()  # pending ORM changes go first, as the careful path's autoflush would send
     connection = session.connection()
     dialect = connection.dialect
@@ -65,13 +65,6 @@ def quick_spend(
     available = statements.take_from_account.run(connection, params).scalar()
     if available is None:
         return None
-    drawn = statements.draw.run(connection, params).all()
-    if not drawn:  # a lot is due to expire, or the lots fall short of the balance
-        _undo(session, user_id, amount, [])
-        return None
-    # PostgreSQL says how much each lot gave (SQLite's RETURNING cannot name the CTE's columns,
-    # and there no racing request can make this spend give them back).
-    draws = [(row.id, row.take) for row in drawn] if postgres else []
     values = {
         "user_id": user_id,
         "amount": -amount,
@@ -87,7 +80,26 @@ def quick_spend(
         "expires_at": None,
         "created_at": now,
     }
-    entry_id = statements.write_entry.run(connection, {**values, "created_at": stamp}).scalar()
+    if postgres:
+        # One round trip for the lots and the entry: both after the account lock, so the
+        # statement's snapshot already holds every committed change to this member's lots.
+        drawn = connection.exec_driver_sql(
+            DRAW_AND_WRITE_ENTRY_POSTGRES, {**values, **params, "created_at": stamp}
+        ).all()
+        entry_id = drawn[0].entry_id if drawn else None
+    else:
+        drawn = statements.draw.run(connection, params).all()
+        entry_id = (
+            statements.write_entry.run(connection, {**values, "created_at": stamp}).scalar()
+            if drawn
+            else None
+        )
+    if not drawn:  # a lot is due to expire, or the lots fall short of the balance
+        _undo(session, user_id, amount, [])
+        return None
+    # PostgreSQL says how much each lot gave (SQLite's RETURNING cannot name the CTE's columns,
+    # and there no racing request can make this spend give them back).
+    draws = [(row.id, row.take) for row in drawn] if postgres else []
     if entry_id is None:
         # The same key committed by a racing request since the first statement looked.
         if not postgres:  # pragma: no cover - BEGIN IMMEDIATE lets no writer in between
@@ -99,6 +111,45 @@ def quick_spend(
     make_transient_to_detached(entry)
     session.add(entry)  # persistent, as the careful path's entry would be; nothing to write
     return entry
+
+
+# The draw of `_draw` and the entry's INSERT in one statement (PostgreSQL runs a data-modifying
+# CTE once, whatever reads it): the entry is written only when the lots gave the credits, and
+# each row returned names a lot, what it gave and the new entry's id (NULL when the key was
+# taken by a racing request meanwhile).
+DRAW_AND_WRITE_ENTRY_POSTGRES = """
+WITH live AS (
+    SELECT id, remaining,
+           sum(remaining) OVER (ORDER BY expires_at IS NULL, expires_at, id) AS upto
+    FROM credit_lots
+    WHERE user_id = %(user)s::INTEGER AND remaining > 0
+      AND (expires_at IS NULL OR expires_at > %(now)s::TIMESTAMPTZ)
+), drawn AS (
+    UPDATE credit_lots
+    SET remaining = credit_lots.remaining
+        - LEAST(live.remaining, %(n)s::BIGINT - (live.upto - live.remaining))
+    FROM live
+    WHERE credit_lots.id = live.id AND live.upto - live.remaining < %(n)s::BIGINT
+      AND (SELECT max(upto) FROM live) >= %(n)s::BIGINT
+      AND NOT EXISTS (
+          SELECT 1 FROM credit_lots AS due
+          WHERE due.user_id = %(user)s::INTEGER AND due.remaining > 0
+            AND due.expires_at IS NOT NULL AND due.expires_at <= %(now)s::TIMESTAMPTZ)
+    RETURNING credit_lots.id,
+              LEAST(live.remaining, %(n)s::BIGINT - (live.upto - live.remaining)) AS take
+), entry AS (
+    INSERT INTO credit_entries (user_id, amount, held_change, frozen_change, shortfall_change,
+                                balance_after, kind, idempotency_key, reference, actor_user_id,
+                                reason, expires_at, created_at)
+    SELECT %(user_id)s::INTEGER, %(amount)s::BIGINT, 0, 0, 0, %(balance_after)s::BIGINT,
+           %(kind)s::VARCHAR, %(idempotency_key)s::VARCHAR, %(reference)s::VARCHAR,
+           %(actor_user_id)s::INTEGER, %(reason)s::VARCHAR, NULL, %(created_at)s::TIMESTAMPTZ
+    WHERE EXISTS (SELECT 1 FROM drawn)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+)
+SELECT drawn.id, drawn.take, (SELECT id FROM entry) AS entry_id FROM drawn
+"""
 
 
 class Sql:
