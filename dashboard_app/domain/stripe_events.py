@@ -13,9 +13,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Engine, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -128,14 +130,20 @@ class Stored:
     duplicate: bool
 
 
-def record_event(*, session: Session, event: dict[str, Any]) -> Stored:
-    """Store a verified event once; a repeat delivery of the same event id is a duplicate."""
+def _checked(event: dict[str, Any]) -> tuple[str, str]:
+    """The event's id and type, or InvalidInput."""
     event_id = event.get("id")
     if not isinstance(event_id, str) or not event_id or len(event_id) > 255:
         raise InvalidInput("The event has no id")
     kind = event.get("type")
     if not isinstance(kind, str) or not kind or len(kind) > 100:
         raise InvalidInput("The event has no type")
+    return event_id, kind
+
+
+def record_event(*, session: Session, event: dict[str, Any]) -> Stored:
+    """Store a verified event once; a repeat delivery of the same event id is a duplicate."""
+    event_id, kind = _checked(event)
     existing = session.exec(
         select(StripeEvent.id).where(StripeEvent.stripe_event_id == event_id)
     ).first()
@@ -159,6 +167,81 @@ def record_event(*, session: Session, event: dict[str, Any]) -> Stored:
         return Stored(id=existing, duplicate=True)
     assert row.id is not None
     return Stored(id=row.id, duplicate=False)
+
+
+# Events whose own payload is enough to apply them, in the transaction that stores them: no
+# call to Stripe, no second transaction. A dispute's first event opens it (flags the member,
+# freezes the payment's credits); opening is the first state a dispute has and a closed one is
+# final, so applying it from the payload cannot move an order back, whatever the order of the
+# dispute's events. Every other event is applied from the object's current state at Stripe.
+APPLIED_FROM_PAYLOAD: dict[str, Callable[[Session, dict[str, Any]], None]] = {
+    "charge.dispute.created": lambda session, dispute: billing.open_dispute(
+        session=session, dispute=dispute
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Received:
+    id: int | None
+    duplicate: bool
+    processed: bool  # applied with it; otherwise processing follows (`process_event`)
+
+
+@cache
+def _insert_new_event(dialect: str):  # type: ignore[no-untyped-def]
+    """Built once: a Core INSERT that does nothing when the Stripe event id is stored already."""
+    table = StripeEvent.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=[table.c.stripe_event_id])
+        .returning(table.c.id)
+    )
+
+
+def check_event(event: dict[str, Any]) -> None:
+    """Refuse an event without an id or a type (InvalidInput), before any transaction."""
+    _checked(event)
+
+
+def receive_event(*, session: Session, event: dict[str, Any]) -> Received:
+    """Store a verified event once and, when its payload is enough (`APPLIED_FROM_PAYLOAD`),
+    apply it in the same transaction: one INSERT ... ON CONFLICT DO NOTHING on the Stripe event
+    id decides both that it is new and that this request applies it. A failure to apply
+    raises with nothing stored: the caller rolls back and stores it for processing with
+    `record_event`, which retries it with backoff."""
+    event_id, kind = _checked(event)
+    now = utcnow()
+    apply = APPLIED_FROM_PAYLOAD.get(kind)
+    status = "processed" if apply is not None else "received" if kind in HANDLERS else "ignored"
+    row_id = (
+        session.connection()
+        .execute(
+            _insert_new_event(session.get_bind().dialect.name),
+            {
+                "stripe_event_id": event_id,
+                "type": kind,
+                "object_id": str(_object(event).get("id") or "")[:255],
+                "payload": event,
+                "status": status,
+                "attempts": 1 if apply is not None else 0,
+                "last_error": None,
+                "received_at": now,
+                "next_attempt_at": None,
+                "processed_at": now if apply is not None else None,
+            },
+        )
+        .scalar()
+    )
+    if row_id is None:
+        existing = session.exec(
+            select(StripeEvent.id).where(StripeEvent.stripe_event_id == event_id)
+        ).one()
+        return Received(id=existing, duplicate=True, processed=False)
+    if apply is not None:
+        apply(session, _object(event))
+    return Received(id=row_id, duplicate=False, processed=apply is not None)
 
 
 # --- Processing -------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ STRIPE_EVENT_LAG_SECONDS = Histogram(
 )
 STRIPE_EVENTS = Counter(
     "dashboard_stripe_events",
-    "Stripe events processed, by outcome (processed, ignored, failed, busy).",
+    "Stripe events processed, by outcome (processed, ignored, failed, busy) and path (webhook:\n    after the answer; payload: applied from the payload as it arrived; retry).",
     ["outcome", "path"],
 )
 STRIPE_WEBHOOKS_REFUSED = Counter(

@@ -3,8 +3,10 @@
     .venv/bin/python tests/bench/bench_credits.py [--database sqlite|postgresql]
         [--spends 500] [--repeats 5] [--warmup 100]
 
-Each spend is one transaction, committed, on one thread: on one hot account, and spread
-round-robin over 1,000 accounts. The baseline is `UPDATE credit_accounts SET available =
+Each spend is one transaction, committed, on one thread: on one hot account with one lot, spread
+round-robin over 1,000 accounts with one lot each, and on one hot account whose credits sit in 20
+live lots that expire on different days (the spend draws the soonest first). The baseline is
+`UPDATE credit_accounts SET available =
 available - 1 WHERE user_id = ?` in its own transaction, measured in the same run on the same
 database, in rounds alternating with the ledger so that drift hits both alike. After a warm-up,
 each case runs `--repeats` rounds and the median rate is printed, with the database's settings
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -42,6 +45,7 @@ from tests.support.sql import statements_sent  # noqa: E402
 
 ACCOUNTS = 1000
 STARTING_BALANCE = 1_000_000
+LIVE_LOTS = 20
 POSTGRES_SETTINGS = ("fsync", "synchronous_commit", "full_page_writes", "shared_buffers")
 
 
@@ -113,6 +117,35 @@ def make_accounts(engine: Engine) -> list[int]:
     return ids
 
 
+def make_member_with_lots(engine: Engine, lots: int) -> int:
+    """One member whose balance sits in `lots` grants expiring a day apart, granted through the
+    ledger (the careful path), so every lot is live and the soonest gives first."""
+    now = utcnow()
+    with session_scope(engine) as session:
+        user_id = session.execute(
+            insert(User).returning(User.id),
+            [
+                {
+                    "email": "bench-lots@example.com",
+                    "role": "member",
+                    "status": "active",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        ).scalar_one()
+        for day in range(lots, 0, -1):
+            credits.grant_credits(
+                session=session,
+                user_id=user_id,
+                amount=STARTING_BALANCE // lots,
+                idempotency_key=f"seed-lot:{day}",
+                expires_at=now + timedelta(days=30 + day),
+                now=now,
+            )
+    return user_id
+
+
 def settings_of(engine: Engine) -> str:
     """The database's version and the settings that decide what a commit costs."""
     with engine.connect() as connection:
@@ -150,10 +183,12 @@ def rate(first: int, count: int, action: Callable[[int], None]) -> float:
 def measure(engine: Engine, spends: int, repeats: int, warmup: int) -> list[dict]:
     ids = make_accounts(engine)
     hot = ids[0]
+    many_lots = make_member_with_lots(engine, LIVE_LOTS)
     results = []
     for shape, pick in (
         ("one hot account", lambda i: hot),
         ("1,000 accounts", lambda i: ids[i % len(ids)]),
+        (f"{LIVE_LOTS} live lots", lambda i: many_lots),
     ):
 
         def bare_update(i: int, pick=pick) -> None:

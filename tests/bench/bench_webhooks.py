@@ -4,15 +4,15 @@
                                                    [--database sqlite|postgresql]
 
 The measured endpoint is the app's own POST /api/stripe/webhook (signature check on the raw
-body, the event stored once, then processed): here `charge.dispute.created` for paid orders
-whose credits are in the ledger, so each event fetches the dispute from Stripe (a stand-in on
-loopback), locks the member, freezes the order's credits, flags the member and writes the audit
-log. The run checks afterwards that every order's credits really are frozen. The baseline is a
-bare endpoint that only verifies the signature and inserts one row, measured in the same run on
-the same database. Requests go in-process through httpx's ASGI transport, one at a time, and
-each returns after its background processing has finished. A warm-up round is not counted;
-then each endpoint is measured `--repeats` times and the median is printed, with the spread and
-the database's settings. Not a test: it prints figures.
+body, the event stored once and applied): here `charge.dispute.created` for paid orders whose
+credits are in the ledger, which the endpoint applies from the signed payload in the
+transaction that stores it: it locks the member, freezes the order's credits, flags the member
+and writes the audit log. The run checks afterwards that every order's credits really are
+frozen. The baseline is a bare endpoint that only verifies the signature and inserts one row,
+measured in the same run on the same database. Requests go in-process through httpx's ASGI
+transport, one at a time, and each returns after its background processing has finished. A
+warm-up round is not counted; then each endpoint is measured `--repeats` times and the median
+is printed, with the spread and the database's settings. Not a test: it prints figures.
 """
 
 from __future__ import annotations

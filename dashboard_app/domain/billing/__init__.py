@@ -35,7 +35,7 @@ from dashboard_app.domain.billing.catalog import (
     products,
 )
 from dashboard_app.domain.billing.checkout import Fulfilment, apply_checkout, checkout_owner
-from dashboard_app.domain.billing.disputes import apply_dispute
+from dashboard_app.domain.billing.disputes import apply_dispute, open_dispute
 from dashboard_app.domain.billing.errors import (
     PaymentsNotConfigured,
     PaymentsUnavailable,
@@ -106,6 +106,7 @@ __all__ = [
     "list_orders",
     "live_subscription",
     "object_id",
+    "open_dispute",
     "past_due",
     "portal_url",
     "price_plans",

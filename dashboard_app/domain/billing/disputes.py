@@ -29,11 +29,12 @@ from dashboard_app.models.base import utcnow
 CLOSED_STATUSES = ("won", "lost", "warning_closed", "prevented")
 
 
-def apply_dispute(*, session: Session, dispute: StripeObject) -> Order:
+def apply_dispute(*, session: Session, dispute: StripeObject, order: Order | None = None) -> Order:
     """Bring the disputed payment's order to `dispute`'s current state at Stripe."""
-    order = order_for_charge(
-        session, object_id(dispute.get("charge")), object_id(dispute.get("payment_intent"))
-    )
+    if order is None:
+        order = order_for_charge(
+            session, object_id(dispute.get("charge")), object_id(dispute.get("payment_intent"))
+        )
     dispute_id = str(dispute["id"])
     if order.stripe_dispute_id not in (None, dispute_id):
         return order  # a second dispute on one charge is not possible at Stripe
@@ -52,6 +53,18 @@ def apply_dispute(*, session: Session, dispute: StripeObject) -> Order:
     session.add_all([order, user])
     session.flush()
     return order
+
+
+def open_dispute(*, session: Session, dispute: StripeObject) -> Order:
+    """Apply a dispute's first event from its own payload: the first sight of the dispute opens
+    it (as `apply_dispute` would); an order that has seen the dispute already changes nothing,
+    because the state the later events fetched from Stripe is newer than this payload."""
+    order = order_for_charge(
+        session, object_id(dispute.get("charge")), object_id(dispute.get("payment_intent"))
+    )
+    if order.stripe_dispute_id is not None:
+        return order
+    return apply_dispute(session=session, dispute=dispute, order=order)
 
 
 def freeze_order_credits(session: Session, order: Order, amount: int) -> None:

@@ -18,6 +18,7 @@ from dashboard_app.domain.credits.ledger import (
     lock_account,
     refuse_if_short,
 )
+from dashboard_app.domain.credits.quick_spend import quick_spend
 from dashboard_app.domain.errors import InvalidInput
 from dashboard_app.models import CreditEntry, CreditLot
 from dashboard_app.models.base import utcnow
@@ -90,11 +91,24 @@ def spend_credits(
     """Spend credits at once; refused, changing nothing, when fewer are available."""
     check_amount(amount)
     check_key(idempotency_key)
+    now = now or utcnow()
+    quick = quick_spend(
+        session,
+        user_id=user_id,
+        amount=amount,
+        key=idempotency_key,
+        reference=reference,
+        reason=reason,
+        actor_user_id=actor_user_id,
+        now=now,
+    )
+    if quick is not None:
+        return quick
+    # The careful path: a repeat, too few credits, credits due to expire, or no account yet.
     account = lock_account(session, user_id)
     existing = existing_entry(session, idempotency_key, user_id=user_id, kinds=("spend",))
     if existing is not None:
         return existing
-    now = now or utcnow()
     expire_due(session, account, now)
     refuse_if_short(account, amount, "This")
     draw_from_lots(session, account, amount, now)

@@ -22,6 +22,7 @@ from dashboard_app.domain.credits.ledger import (
     lock_account,
     return_to_lots,
 )
+from dashboard_app.domain.credits.quick_freeze import quick_freeze
 from dashboard_app.domain.errors import NotFound
 from dashboard_app.models import CreditAccount, CreditFreeze
 from dashboard_app.models.base import utcnow
@@ -41,13 +42,19 @@ def freeze_credits(
     and writes nothing, even when nothing could be frozen the first time."""
     check_amount(amount)
     check_key(reference)
+    now = now or utcnow()
+    quick = quick_freeze(
+        session, user_id=user_id, amount=amount, reference=reference, reason=reason, now=now
+    )
+    if quick is not None:
+        return quick
+    # The careful path: a repeat, nothing available, credits due to expire, or no account yet.
     account = lock_account(session, user_id)
     existing = _find(session, reference)
     if existing is not None:
         if existing.user_id != user_id:
             raise IdempotencyConflict(f"Freeze '{reference}' belongs to another member")
         return existing.amount
-    now = now or utcnow()
     expire_due(session, account, now)
     frozen = min(amount, account.available)
     draws = draw_from_lots(session, account, frozen, now) if frozen else []

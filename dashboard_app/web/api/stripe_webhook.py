@@ -1,5 +1,6 @@
-"""POST /api/stripe/webhook: verify the signature on the raw bytes, store the event, answer at
-once, then process it after the response has gone (failures are retried by the retry loop)."""
+"""POST /api/stripe/webhook: verify the signature on the raw bytes, store the event (applying it
+in the same transaction when its payload is enough, as for a dispute's first event), answer,
+then process the others after the response has gone (failures are retried by the retry loop)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,13 @@ def _process(event_id: int, created: object) -> None:
     outcome = stripe_events.process_event(
         engine=None, gateway=gateway, catalog=get_catalog(), event_id=event_id
     )
-    _count(outcome, "webhook")
+    _observe(outcome, "webhook", created)
+
+
+def _observe(outcome: str | None, path: str, created: object) -> None:
+    """Count the event's outcome by path (webhook: fetched and applied after the answer;
+    payload: applied from its payload as it arrived) and, once applied, its lag."""
+    _count(outcome, path)
     if outcome in ("processed", "ignored") and isinstance(created, int | float):
         # Stripe's `created` is whole seconds: the lag is exact to about a second.
         STRIPE_EVENT_LAG_SECONDS.observe(max(0.0, time.time() - created))
@@ -83,21 +90,33 @@ async def stripe_webhook(request: Request) -> Response:
     if not isinstance(event, dict):
         return _refuse(400, "The body is not a JSON event", "not_json")
 
-    def store() -> stripe_events.Stored:
-        with session_scope() as session:
-            return stripe_events.record_event(session=session, event=event)
-
     try:
-        stored = await run_in_threadpool(store)
+        stripe_events.check_event(event)
     except DomainError as error:
         return _refuse(400, error.message, "invalid_event")
+
+    def receive() -> stripe_events.Received:
+        """Store and, when the payload is enough, apply in one transaction; when applying
+        fails, store the event alone for processing and its retries."""
+        try:
+            with session_scope() as session:
+                return stripe_events.receive_event(session=session, event=event)
+        except Exception:  # noqa: BLE001 - the event is kept and processed the usual way
+            log.warning("applying stripe event %s as it arrived failed", event["id"], exc_info=True)
+        with session_scope() as session:
+            stored = stripe_events.record_event(session=session, event=event)
+        return stripe_events.Received(id=stored.id, duplicate=stored.duplicate, processed=False)
+
+    received = await run_in_threadpool(receive)
+    if received.processed:
+        _observe("processed", "payload", event.get("created"))
     background = (
         None
-        if stored.duplicate
-        else BackgroundTask(run_in_threadpool, _process, stored.id, event.get("created"))
+        if received.duplicate or received.processed
+        else BackgroundTask(run_in_threadpool, _process, received.id, event.get("created"))
     )
     return JSONResponse(
-        {"received": True, "duplicate": stored.duplicate}, status_code=200, background=background
+        {"received": True, "duplicate": received.duplicate}, status_code=200, background=background
     )
 
 
