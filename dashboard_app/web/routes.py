@@ -43,6 +43,8 @@ API_DELETE_ACCOUNT = "/account/delete"
 API_STRIPE_WEBHOOK = "/api/stripe/webhook"
 API_FILES = "/files"
 API_ADMIN_AUDIT_CSV = "/api/admin/audit.csv"
+# Test runs only (APP_ENV=test).
+API_TEST_TAB_STATEMENTS = "/api/test/tab-statements"
 
 # Files Reflex serves from assets/.
 FAVICON = "/favicon.ico"
