@@ -145,6 +145,11 @@ class AdminMemberState(AdminPage, AuthState):
     def _forget_filters(self) -> None:
         self.ledger_label = ALL_ENTRIES
 
+    def _also_watched(self) -> tuple[int, ...]:
+        """The member shown: their changes are pushed to this tab too."""
+        member = self._member_id()
+        return (member,) if member else ()
+
     def _member_id(self) -> int:
         raw = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1]
         return id_from_text(raw) or 0
