@@ -1,12 +1,14 @@
 """The tabs that signed-in members opened on this backend process, and the push that tells them
 something they show has changed.
 
-A page's `load` records its tab under the member (and, on an admin's member page, the member
-shown); the tab is dropped when its socket is gone or its session changes. When the bus says a
-member's data changed, each of their tabs gets its `live_nudge` counter bumped
-(`app.modify_state`, routed by Reflex to the process holding the socket); the shell then makes
-the tab call its page's `poll_live`, so what it shows is loaded by an event carrying the tab's
-own cookie, through the same checks as any other. Nothing is loaded in a push.
+Every event that resolves the signed-in member records its tab under the member (and, on an
+admin's member page, the member shown); the tab is dropped when its socket is gone or its session
+changes. When the bus says a member's data changed, each of their tabs is sent a new value of its
+public `AuthState.live_nudge` (a state update of that one var, no state loaded or written: Reflex
+routes it to the process holding the socket, through Redis's lost-and-found when that is another
+one); the shell then makes the tab call its page's `poll_live`, so what it shows is loaded by an
+event carrying the tab's own cookie, through the same checks as any other. Nothing is loaded in
+a push, and the value carries nothing but "look again".
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from reflex.istate.manager.token import BaseStateToken
+from reflex.state import StateUpdate
+from reflex_base.constants.state import FIELD_MARKER
 
 from dashboard_app.db import get_engine
 from dashboard_app.live import bus
@@ -78,12 +81,19 @@ def forget_tab(token: str) -> None:
 
 
 class Nudger:
-    """Bumps `AuthState.live_nudge` on a member's tabs, coalescing bursts per member."""
+    """Sends a member's tabs a new `AuthState.live_nudge`, coalescing bursts per member."""
 
     def __init__(self, app: App) -> None:
         self._app = app
         self._last: dict[int, float] = {}
         self._scheduled: dict[int, asyncio.Task] = {}
+        self._number = 0
+
+    def _next_number(self) -> int:
+        """Milliseconds since the epoch, kept increasing: a tab told by two processes, or by one
+        restarted, still sees each nudge as new."""
+        self._number = max(self._number + 1, time.time_ns() // 1_000_000)
+        return self._number
 
     def changed(self, members: Iterable[int]) -> None:
         now = time.monotonic()
@@ -100,18 +110,19 @@ class Nudger:
             self._last[member] = time.monotonic()
         finally:
             self._scheduled.pop(member, None)
-        await asyncio.gather(*(self._nudge_tab(token) for token in tabs.tabs_of(member)))
+        number = self._next_number()
+        await asyncio.gather(*(self._nudge_tab(token, number) for token in tabs.tabs_of(member)))
 
-    async def _nudge_tab(self, token: str) -> None:
+    async def _nudge_tab(self, token: str, number: int) -> None:
         from dashboard_app.web.state.auth import AuthState
 
+        namespace = self._app.event_namespace
         try:
-            if not await self._connected(token):
+            if namespace is None or not await self._connected(token):
                 tabs.forget(token)
                 return
-            async with self._app.modify_state(BaseStateToken(ident=token, cls=AuthState)) as root:
-                auth = await root.get_state(AuthState)
-                auth.live_nudge += 1
+            delta = {AuthState.get_full_name(): {"live_nudge" + FIELD_MARKER: number}}
+            await namespace.emit_update(StateUpdate(delta=delta), token)
         except Exception:  # noqa: BLE001 - one tab's trouble must not stop the others
             log.exception("live nudge failed")
 

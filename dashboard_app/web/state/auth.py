@@ -126,8 +126,9 @@ class AuthState(rx.State):
     # The member's saved theme, set once per tab (and after a change) for the shell to apply.
     theme_to_apply: str = ""
     _theme_applied: bool = False
-    # Bumped by the server when something this tab shows has changed (web/live_tabs.py): the
-    # shell then has the tab call its page's `poll_live` with it. Carries nothing else.
+    # Sent a new value by the server when something this tab shows has changed
+    # (web/live_tabs.py): the shell then has the tab call its page's `poll_live` with it.
+    # Carries nothing else; the server never sets it in the stored state.
     live_nudge: int = 0
     # The last nudge the page's `poll_live` reloaded for (a page mounting again sends it again).
     _nudge_loaded: int = 0

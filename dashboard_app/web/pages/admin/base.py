@@ -108,6 +108,7 @@ class AdminPage(rx.State, mixin=True):
         if viewer is not None and viewer.is_admin:
             # Only now, the role confirmed: the member an admin page shows is watched too.
             live_tabs.record_tab(self._tab_token(), viewer.user_id, *self._also_watched())  # type: ignore[attr-defined]
+            self._refused_viewer = 0
             if not self.form_token:
                 self.form_token = new_form_token()
             return viewer
@@ -147,9 +148,12 @@ class AdminPage(rx.State, mixin=True):
         sent away at once."""
         if not self._nudge_is_new(nudge):  # type: ignore[attr-defined]
             return None
+        told_already = self._refused_viewer != 0
         viewer = await self._admin("poll_live")
         if viewer is None:
-            return self._refusal()
+            refusal = self._refusal()
+            # A second push before the tab has left: the redirect again, not the message twice.
+            return refusal[0] if told_already and isinstance(refusal, list) else refusal
         await self._each_second(viewer)
         return None
 

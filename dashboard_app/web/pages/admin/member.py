@@ -155,7 +155,7 @@ class AdminMemberState(AdminPage, AuthState):
         return id_from_text(raw) or 0
 
     async def _refresh_admin(self, viewer: Viewer) -> None:
-        # The version before the read: a change landing during the read shows at the next tick.
+        # The version before the read: a change landing during the read shows at the next push.
         version = await asyncio.to_thread(_member_version, self._member_id())
         kind = KIND_BY_LABEL.get(self.ledger_label)
         found = await attempt(
