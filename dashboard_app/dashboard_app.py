@@ -10,6 +10,7 @@ from dashboard_app.web import routes
 from dashboard_app.web.api.app import build_api
 from dashboard_app.web.api.stripe_webhook import retry_stripe_events
 from dashboard_app.web.components.brand import head_components, social_preview_url
+from dashboard_app.web.live_tabs import push_live_updates
 from dashboard_app.web.pages.admin import (
     AdminAuditState,
     AdminEventsState,
@@ -63,6 +64,7 @@ app = ObservedApp(
 )
 app.register_lifespan_task(retry_stripe_events)
 app.register_lifespan_task(run_embedded_worker)
+app.register_lifespan_task(push_live_updates)
 # Before any handler runs, hydrate included: a payload of the wrong shape is refused, then a tab
 # whose cookie now resolves to another session (or none) is reset.
 app.add_middleware(PayloadGuard(), index=0)

@@ -9,10 +9,15 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
+from dashboard_app.live import bus, changes
 from dashboard_app.observability.queries import watch_queries
 from dashboard_app.settings import get_settings
+
+# session.info key: the members whose visible rows the open transaction wrote.
+_CHANGED = "live_changed_members"
 
 
 def normalise_url(url: str) -> str:
@@ -61,6 +66,33 @@ def _create(url: str) -> Engine:
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _collect_changes(session: OrmSession, _flush_context) -> None:  # type: ignore[no-untyped-def]
+    found = changes.changed_members(session)
+    if found:
+        session.info.setdefault(_CHANGED, set()).update(found)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _publish_changes(session: OrmSession) -> None:
+    """Open tabs learn of a change only once it is committed, from whichever process made it
+    (domain services stay unaware); a rolled-back transaction tells nobody."""
+    if session.in_nested_transaction():
+        return  # a savepoint released: the transaction may still roll back
+    found = session.info.pop(_CHANGED, None)
+    if found:
+        bind = session.get_bind()
+        bus.publish(bind.engine.url.render_as_string(hide_password=False), found)
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _drop_changes(session: OrmSession) -> None:
+    # A savepoint rolled back keeps what the transaction wrote before it (told at most once
+    # too many: a tab then reloads and finds nothing new).
+    if not session.in_nested_transaction():
+        session.info.pop(_CHANGED, None)
 
 
 @lru_cache(maxsize=8)

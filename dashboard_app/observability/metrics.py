@@ -56,7 +56,8 @@ STRIPE_EVENT_LAG_SECONDS = Histogram(
 )
 STRIPE_EVENTS = Counter(
     "dashboard_stripe_events",
-    "Stripe events processed, by outcome (processed, ignored, failed, busy) and path (webhook:\n    after the answer; payload: applied from the payload as it arrived; retry).",
+    "Stripe events processed, by outcome (processed, ignored, failed, busy) and path (webhook: "
+    "after the answer; payload: applied from its payload as it arrived; retry).",
     ["outcome", "path"],
 )
 STRIPE_WEBHOOKS_REFUSED = Counter(

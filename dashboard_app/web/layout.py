@@ -7,6 +7,7 @@ from reflex_base.style import set_color_mode
 
 from dashboard_app.web import routes
 from dashboard_app.web.components.brand import logo
+from dashboard_app.web.components.live_nudge import live_nudge
 from dashboard_app.web.components.native_form import native_form
 from dashboard_app.web.components.theme import theme_button
 from dashboard_app.web.state.auth import AuthState
@@ -163,9 +164,6 @@ def header_bar() -> rx.Component:
     )
 
 
-LIVE_POLL_MS = 1000
-
-
 def banners() -> rx.Component:
     """A one-off notice (from a link the member followed) and the unverified-email reminder."""
     return rx.vstack(
@@ -228,11 +226,13 @@ def banners() -> rx.Component:
 
 def shell(*content: rx.Component, live: type[AuthState] = AuthState) -> rx.Component:
     """The page inside the shell, shown only once the member's session is confirmed.
-    `live` is the page's state: its `poll_live` runs every second to show changes at once."""
+    `live` is the page's state: its `poll_live` runs when the server pushes a nudge (something
+    the page shows has changed), never on a timer: an idle tab sends nothing."""
     return rx.cond(
         AuthState.signed_in,
         rx.hstack(
-            rx.moment(interval=LIVE_POLL_MS, on_change=live.poll_live, display="none"),
+            # The tab itself asks for the change, with its own cookie.
+            live_nudge(nudge=AuthState.live_nudge, poll=live.poll_live(AuthState.live_nudge)),
             rx.cond(
                 AuthState.theme_to_apply != "",
                 rx.box(

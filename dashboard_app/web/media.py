@@ -1,6 +1,6 @@
 """Links to a member's generated files for the pages: signed and expiring (see
 web/api/files.file_link), reused while they have most of their life left so that a page
-refreshing each second does not reload a playing video."""
+reloading after each pushed change does not reload a playing video."""
 
 from __future__ import annotations
 

@@ -46,6 +46,8 @@ API_STRIPE_WEBHOOK = "/api/stripe/webhook"
 API_FILES = "/files"
 API_ADMIN_AUDIT_CSV = "/api/admin/audit.csv"
 API_INTERNAL_SYNC_STRIPE = "/internal/sync/stripe"
+# Test runs only (APP_ENV=test).
+API_TEST_TAB_STATEMENTS = "/api/test/tab-statements"
 
 # Files Reflex serves from assets/.
 FAVICON = "/favicon.ico"

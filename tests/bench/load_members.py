@@ -6,16 +6,15 @@
 PostgreSQL, Redis and HAProxy are started here; each backend is one process. Each member signs
 in over HTTP (POST /auth/sign-in), opens the event websocket with its session cookie and a tab
 token of its own, and then does what a tab does (Reflex's socket.io protocol, as
-tests/support/tab.py speaks it): loads the overview (`hydrate_and_load`), sends the page's
-`poll_live` every second (while the pages poll), and every 5 seconds moves to the next page
+tests/support/tab.py speaks it): loads the overview (`hydrate_and_load`), waits as an open page
+does (pages no longer poll: changes are pushed), and every 5 seconds moves to the next page
 (`on_load_internal`: overview, credit history, billing, library, jobs). Members start spread
 over 2 seconds and run for --seconds.
 
 Printed per run:
 - round trip: from sending a navigation (`on_load_internal`, which runs the page's `load`
   handler) to the delta that marks the page hydrated (the member sees the page's data), p50
-  and p99 in ms; the first load of a tab (`hydrate_and_load`, the whole state tree) apart; a
-  poll that changes nothing gets no reply, so polls are counted, not timed;
+  and p99 in ms; the first load of a tab (`hydrate_and_load`, the whole state tree) apart;
 - errors: failed sign-ins or connections, navigations without an answer within 10 s,
   disconnections;
 - backend memory: the growth of the backends' resident memory (RSS) while the members were
@@ -89,7 +88,6 @@ class Run:
     round_trips: list[float] = field(default_factory=list)  # navigations
     first_loads: list[float] = field(default_factory=list)
     page_trips: dict[str, list[float]] = field(default_factory=dict)
-    polls: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     state_bytes: dict[str, list[int]] = field(default_factory=dict)
     connected: int = 0
@@ -205,10 +203,6 @@ async def member(
                 trip = await tab.open_page(NAVIGATE, PAGES[page][0])
                 run.round_trips.append(trip)
                 run.page_trips.setdefault(PAGES[page][0], []).append(trip)
-            elif "poll_live" in PAGES[page][1].event_handlers:
-                path, state = PAGES[page]
-                await tab.send(f"{state.get_full_name()}.poll_live", path, {"_tick": str(second)})
-                run.polls += 1
         if tab.lost:
             run.error("disconnected")
     except TimeoutError:
@@ -335,11 +329,11 @@ def main() -> None:
         port = free_port()  # one address, so one frontend build serves every run
         print(
             f"cpus {os.cpu_count()} (shared with other work), PostgreSQL {postgres.port}, "
-            f"{args.seconds:.0f} s a run, polls every 1 s, a navigation every 5 s"
+            f"{args.seconds:.0f} s a run, a navigation every 5 s"
         )
         header = (
             f"{'backends':>8} {'members':>7} {'connected':>9} {'round trips':>11} "
-            f"{'p50 ms':>7} {'p99 ms':>7} {'load p50':>8} {'load p99':>8} {'polls':>6} "
+            f"{'p50 ms':>7} {'p99 ms':>7} {'load p50':>8} {'load p99':>8} "
             f"{'RSS/member':>10}  errors"
         )
         rows = []
@@ -370,7 +364,7 @@ def main() -> None:
                         f"{count:>8} {size:>7} {run.connected:>9} {len(trips):>11} "
                         f"{percentile(trips, 0.5):>7.1f} {percentile(trips, 0.99):>7.1f} "
                         f"{percentile(loads, 0.5):>8.0f} {percentile(loads, 0.99):>8.0f} "
-                        f"{run.polls:>6} {grown / max(run.connected, 1) / 1024:>8.0f}KB  "
+                        f"{grown / max(run.connected, 1) / 1024:>8.0f}KB  "
                         f"{run.errors or 'none'}"
                     )
                     print(rows[-1], flush=True)

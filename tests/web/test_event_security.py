@@ -54,7 +54,7 @@ from tests.support.stripe import paid_checkout
 from tests.support.tab import TabReplies, sign_in_cookie, talk_now
 
 WALLET = "0x" + "c4" * 20
-TICK = "2026-11-23T20:00:00.000Z"  # what the page's clock sends poll_live
+TICK = 3  # the nudge number the shell sends poll_live
 
 
 @dataclass
@@ -143,7 +143,7 @@ def member_page(world: World) -> str:
     return f"/admin/members/{world.victim.id}"
 
 
-TICKED = Recipe(payload=lambda world: {"_tick": TICK}, optional=frozenset({"_tick"}))
+TICKED = Recipe(payload=lambda world: {"nudge": TICK}, optional=frozenset({"nudge"}))
 SETVAR = Recipe(payload=lambda world: {"var_name": "available_credits", "value": 987_654})
 ORDER_PAGE = page("/billing/orders")
 

@@ -30,7 +30,7 @@ from dashboard_app.web.pages import history, jobs, overview
 from dashboard_app.web.pages.billing import orders
 from dashboard_app.web.pages.billing import page as billing
 from dashboard_app.web.pages.library import state as library
-from dashboard_app.web.state.auth import load_live_version, load_viewer
+from dashboard_app.web.state.auth import load_viewer
 from tests.factories import create_member
 from tests.support.big_member import History, seed_history
 
@@ -82,7 +82,7 @@ def _sign_in(user: User) -> str:
 def _first_loads(user_id: int, token: str) -> dict[str, Callable[[], object]]:
     """What each page runs on its first load, after the shell's viewer: the pages' loaders."""
     return {
-        "shell": lambda: (load_viewer(token), load_live_version(token)),
+        "shell": lambda: load_viewer(token),
         "overview": lambda: (
             overview._load_overview(user_id),
             overview._load_generations(user_id, {}),

@@ -111,7 +111,7 @@ def test_every_billing_handler_given_junk_for_its_arguments_answers_without_fail
     not): nothing raises inside Reflex, and buy answers with the message."""
     member = create_member(app.engine)
     cookie = sign_in_cookie(app, member.email)
-    junk = {"code": {"a": [1]}, "_tick": {"a": [1]}}
+    junk = {"code": {"a": [1]}, "nudge": {"a": [1]}}
     calls = []
     for state in (BillingState, CheckoutSuccessState, OrdersState, OrderDetailState):
         for name, handler in state.event_handlers.items():

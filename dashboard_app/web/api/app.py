@@ -33,7 +33,7 @@ from dashboard_app.integrations.mailer import forget_mail_to
 from dashboard_app.observability.logs import RequestIdMiddleware
 from dashboard_app.settings import get_settings
 from dashboard_app.web import routes
-from dashboard_app.web.api import admin_export, avatars, internal, ops, sso
+from dashboard_app.web.api import admin_export, avatars, internal, ops, sso, tab_statements
 from dashboard_app.web.api.common import (
     absolute_url,
     client_ip,
@@ -328,8 +328,19 @@ REFLEX_UPLOAD = "/_upload"
 
 
 def build_api() -> Starlette:
+    test_only = []
+    if get_settings().app_env == "test":
+        tab_statements.install()
+        test_only = [
+            Route(
+                routes.API_TEST_TAB_STATEMENTS + "/{token}",
+                tab_statements.tab_statements,
+                methods=["GET"],
+            )
+        ]
     return Starlette(
         routes=[
+            *test_only,
             Route(routes.API_SIGN_IN, sign_in, methods=["POST"]),
             Route(routes.API_SIGN_UP, sign_up, methods=["POST"]),
             Route(routes.API_SIGN_OUT, sign_out, methods=["POST"]),

@@ -14,14 +14,12 @@ from dataclasses import dataclass
 
 import reflex as rx
 from reflex_base.event.context import EventContext
-from sqlmodel import Session
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, credits
-from dashboard_app.domain.generation import review
 from dashboard_app.models import Profile
 from dashboard_app.settings import get_settings
-from dashboard_app.web import routes
+from dashboard_app.web import live_tabs, routes
 from dashboard_app.web.auth_cookie import session_policy, token_from_cookie_header
 from dashboard_app.web.signing import unsign
 
@@ -67,19 +65,9 @@ class Viewer:
     email: str
     display_name: str
     available_credits: int
-    live_version: str
     email_verified: bool
     session_id: int
     theme: str
-
-
-def _live_version(session: Session, user_id: int) -> str:
-    """What changes when the member's balances, any of their jobs (status, progress, results)
-    or their exports change: two queries on indexes, cheap enough to make each second from
-    every open page."""
-    balances = credits.account_version(session=session, user_id=user_id)
-    jobs = review.activity_version(session=session, user_id=user_id)
-    return f"{balances.isoformat() if balances else ''}|{jobs}"
 
 
 def load_viewer(token: str | None) -> Viewer | None:
@@ -97,7 +85,6 @@ def load_viewer(token: str | None) -> Viewer | None:
             email=user.email,
             display_name=accounts.display_name_of(session=session, user=user),
             available_credits=balances.available,
-            live_version=_live_version(session, user.id),
             email_verified=user.email_verified_at is not None,
             session_id=signed_in.session_id,
             theme=profile.theme if profile else "system",
@@ -128,16 +115,6 @@ def live_session_id(token: str | None) -> int:
         return signed_in.session_id if signed_in is not None else 0
 
 
-def load_live_version(token: str | None) -> tuple[int, str] | None:
-    """(user id, version of the balances and jobs) for a live session; cheap enough to poll
-    each second."""
-    with session_scope() as session:
-        signed_in = accounts.resolve_session(session=session, token=token, policy=session_policy())
-        if signed_in is None or signed_in.user.id is None:
-            return None
-        return signed_in.user.id, _live_version(session, signed_in.user.id)
-
-
 class AuthState(rx.State):
     signed_in: bool = False
     member_name: str = ""
@@ -149,8 +126,12 @@ class AuthState(rx.State):
     # The member's saved theme, set once per tab (and after a change) for the shell to apply.
     theme_to_apply: str = ""
     _theme_applied: bool = False
-    # The balances and jobs version this tab last showed; the live poll compares against it.
-    _seen_version: str = ""
+    # Sent a new value by the server when something this tab shows has changed
+    # (web/live_tabs.py): the shell then has the tab call its page's `poll_live` with it.
+    # Carries nothing else; the server never sets it in the stored state.
+    live_nudge: int = 0
+    # The last nudge the page's `poll_live` reloaded for (a page mounting again sends it again).
+    _nudge_loaded: int = 0
     # The server session this tab's state was built for (0: none). The session guard resets
     # every page state before an event whose cookie resolves to another session.
     _built_for_session: int = 0
@@ -162,7 +143,11 @@ class AuthState(rx.State):
         url = self.router.url
         return f"{url.path}?{url.query}" if url.query else url.path
 
+    def _tab_token(self) -> str:
+        return self.router.session.client_token
+
     def _forget_viewer(self) -> None:
+        live_tabs.forget_tab(self._tab_token())
         self.signed_in = False
         self.member_name = ""
         self.member_email = ""
@@ -183,7 +168,8 @@ class AuthState(rx.State):
         self.available_credits = viewer.available_credits
         self.nav_links = MEMBER_NAV + (ADMIN_NAV if viewer.is_admin else [])
         self.email_unverified = not viewer.email_verified
-        self._seen_version = viewer.live_version
+        # Changes to this member's data are pushed to this tab from now on.
+        live_tabs.record_tab(self._tab_token(), viewer.user_id)
         return viewer
 
     def _to_sign_in(self) -> rx.event.EventSpec:
@@ -212,14 +198,19 @@ class AuthState(rx.State):
     def dismiss_notice(self):
         self.notice = ""
 
-    async def _poll_page(self):
-        """Every second from the open page: shows changes made anywhere else (another tab, a
-        webhook, an admin, a job's progress) and notices a session ended elsewhere."""
-        found = await asyncio.to_thread(load_live_version, self._session_token())
-        if found is None:
-            self._forget_viewer()
-            return self._to_sign_in()
-        if found[1] == self._seen_version:
+    def _nudge_is_new(self, nudge: int) -> bool:
+        """Whether a `poll_live` carries a nudge this tab has not reloaded for yet (the shell's
+        element mounts again with the same number when the member moves to another page)."""
+        if nudge and nudge == self._nudge_loaded:
+            return False
+        self._nudge_loaded = nudge
+        return True
+
+    async def _poll_page(self, nudge: int = 0):
+        """After a push (something the member can see changed: another tab, a webhook, an
+        admin, a job's progress, the session ended elsewhere): reload as the tab's own cookie
+        allows, or go to sign-in."""
+        if not self._nudge_is_new(nudge):
             return None
         return await self._load_page()
 
@@ -228,12 +219,12 @@ class AuthState(rx.State):
         return await self._load_page()
 
     @rx.event
-    async def poll_live(self, _tick: str = ""):
-        return await self._poll_page()
+    async def poll_live(self, nudge: int = 0):
+        return await self._poll_page(nudge)
 
 
 class LivePage(rx.State, mixin=True):
-    """The page's `load` (on_load) and `poll_live` (every second) handlers, copied onto each page
+    """The page's `load` (on_load) and `poll_live` (after a push) handlers, copied onto each page
     state that lists this mixin before AuthState: `class OverviewState(LivePage, AuthState)`."""
 
     @rx.event
@@ -241,8 +232,8 @@ class LivePage(rx.State, mixin=True):
         return await self._load_page()  # type: ignore[attr-defined]
 
     @rx.event
-    async def poll_live(self, _tick: str = ""):
-        return await self._poll_page()  # type: ignore[attr-defined]
+    async def poll_live(self, nudge: int = 0):
+        return await self._poll_page(nudge)  # type: ignore[attr-defined]
 
 
 SIGN_IN_ERRORS = {

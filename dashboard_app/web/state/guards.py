@@ -30,6 +30,7 @@ from reflex.state import StateUpdate
 from reflex_base.event import Event
 from reflex_base.registry import RegistrationContext
 
+from dashboard_app.web import live_tabs
 from dashboard_app.web.state.auth import AuthState, carried_session_token, live_session_id
 from dashboard_app.web.state.payloads import bad_payload
 
@@ -106,6 +107,9 @@ class SessionGuard(Middleware):
         session_id = await asyncio.to_thread(live_session_id, carried_session_token())
         auth = await state.get_state(AuthState)
         if auth._built_for_session != session_id:
+            # The tab no longer gets the previous member's pushes; its next load records it
+            # anew for whoever the cookie now names.
+            live_tabs.forget_tab(state.router.session.client_token)
             await reset_tab(state)
             auth._built_for_session = session_id
         return None

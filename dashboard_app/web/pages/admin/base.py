@@ -14,7 +14,7 @@ import reflex as rx
 from dashboard_app.db import session_scope
 from dashboard_app.domain import admin
 from dashboard_app.domain.errors import DomainError
-from dashboard_app.web import routes
+from dashboard_app.web import live_tabs, routes
 from dashboard_app.web.client_address import router_client_ip
 from dashboard_app.web.components.cards import page_heading
 from dashboard_app.web.layout import shell
@@ -95,12 +95,20 @@ class AdminPage(rx.State, mixin=True):
         """A page opened afresh shows its empty filter form: forget the last filters (pages
         with filters override)."""
 
+    def _also_watched(self) -> tuple[int, ...]:
+        """Members whose changes this admin page shows besides the admin's own (pages
+        override)."""
+        return ()
+
     async def _each_second(self, viewer: Viewer) -> None:
-        """Each second while the page is open, after the role check (pages override)."""
+        """After each push while the page is open, after the role check (pages override)."""
 
     async def _admin(self, attempted: str) -> Viewer | None:
         viewer = await self._viewer()  # type: ignore[attr-defined]
         if viewer is not None and viewer.is_admin:
+            # Only now, the role confirmed: the member an admin page shows is watched too.
+            live_tabs.record_tab(self._tab_token(), viewer.user_id, *self._also_watched())  # type: ignore[attr-defined]
+            self._refused_viewer = 0
             if not self.form_token:
                 self.form_token = new_form_token()
             return viewer
@@ -135,12 +143,17 @@ class AdminPage(rx.State, mixin=True):
         return None
 
     @rx.event
-    async def poll_live(self, _tick: str = ""):
-        """Every second: the role is read again, so a demoted or suspended admin's open tab is
-        sent away on the next tick."""
+    async def poll_live(self, nudge: int = 0):
+        """After a push: the role is read again, so a demoted or suspended admin's open tab is
+        sent away at once."""
+        if not self._nudge_is_new(nudge):  # type: ignore[attr-defined]
+            return None
+        told_already = self._refused_viewer != 0
         viewer = await self._admin("poll_live")
         if viewer is None:
-            return self._refusal()
+            refusal = self._refusal()
+            # A second push before the tab has left: the redirect again, not the message twice.
+            return refusal[0] if told_already and isinstance(refusal, list) else refusal
         await self._each_second(viewer)
         return None
 

@@ -145,12 +145,17 @@ class AdminMemberState(AdminPage, AuthState):
     def _forget_filters(self) -> None:
         self.ledger_label = ALL_ENTRIES
 
+    def _also_watched(self) -> tuple[int, ...]:
+        """The member shown: their changes are pushed to this tab too."""
+        member = self._member_id()
+        return (member,) if member else ()
+
     def _member_id(self) -> int:
         raw = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1]
         return id_from_text(raw) or 0
 
     async def _refresh_admin(self, viewer: Viewer) -> None:
-        # The version before the read: a change landing during the read shows at the next tick.
+        # The version before the read: a change landing during the read shows at the next push.
         version = await asyncio.to_thread(_member_version, self._member_id())
         kind = KIND_BY_LABEL.get(self.ledger_label)
         found = await attempt(

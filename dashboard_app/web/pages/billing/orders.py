@@ -71,8 +71,8 @@ class OrdersState(AuthState):
         return None
 
     @rx.event
-    async def poll_live(self, _tick: str = ""):
-        return await self._poll_page()
+    async def poll_live(self, nudge: int = 0):
+        return await self._poll_page(nudge)
 
     @rx.event
     async def load_more(self):
@@ -166,8 +166,8 @@ class OrderDetailState(AuthState):
         return await self._load_page()
 
     @rx.event
-    async def poll_live(self, _tick: str = ""):
-        return await self._poll_page()
+    async def poll_live(self, nudge: int = 0):
+        return await self._poll_page(nudge)
 
 
 def _detail_line(label: str, value: rx.Var) -> rx.Component:

@@ -115,8 +115,8 @@ class BillingState(AuthState):
         return await self._load_page()
 
     @rx.event
-    async def poll_live(self, _tick: str = ""):
-        return await self._poll_page()
+    async def poll_live(self, nudge: int = 0):
+        return await self._poll_page(nudge)
 
     @rx.event
     async def buy(self, code: str | None = None):

@@ -76,8 +76,8 @@ class CheckoutSuccessState(AuthState):
         return await self._load_page()
 
     @rx.event
-    async def poll_live(self, _tick: str = ""):
-        return await self._poll_page()
+    async def poll_live(self, nudge: int = 0):
+        return await self._poll_page(nudge)
 
 
 def checkout_success_page() -> rx.Component:
