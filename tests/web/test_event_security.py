@@ -6,6 +6,7 @@ recipe below fails the sweep, so a new handler cannot go unchecked."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,7 +55,9 @@ from tests.support.stripe import paid_checkout
 from tests.support.tab import TabReplies, sign_in_cookie, talk_now
 
 WALLET = "0x" + "c4" * 20
-TICK = 3  # the nudge number the shell sends poll_live
+# The nudge numbers the shell sends poll_live: a new one per call, as after each push (a tab
+# skips a number it has handled already, and every page state of a tab shares that memory).
+NUDGES = itertools.count(3)
 
 
 @dataclass
@@ -143,7 +146,7 @@ def member_page(world: World) -> str:
     return f"/admin/members/{world.victim.id}"
 
 
-TICKED = Recipe(payload=lambda world: {"nudge": TICK}, optional=frozenset({"nudge"}))
+TICKED = Recipe(payload=lambda world: {"nudge": next(NUDGES)}, optional=frozenset({"nudge"}))
 SETVAR = Recipe(payload=lambda world: {"var_name": "available_credits", "value": 987_654})
 ORDER_PAGE = page("/billing/orders")
 
