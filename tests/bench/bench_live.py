@@ -107,12 +107,22 @@ class OwnStack:
                 server.stop()
 
 
-def open_tabs(browser, urls: list[str], tabs: int, email: str) -> list[Page]:  # type: ignore[no-untyped-def]
+def open_tabs(  # type: ignore[no-untyped-def]
+    browser, urls: list[str], tabs: int, email: str, pins: list[str] | None = None
+) -> list[Page]:
+    """The member's tabs, tab i on URL i mod n; with `pins` (backend names behind the scaled
+    topology's proxy), each tab in a browser context of its own whose `dash_backend` cookie
+    keeps it on backend i mod n."""
     context = browser.new_context()
     pages = []
     for index in range(tabs):
-        page = context.new_page()
         base = urls[index % len(urls)]
+        if pins:
+            context = browser.new_context()
+            context.add_cookies(
+                [{"name": "dash_backend", "value": pins[index % len(pins)], "url": base}]
+            )
+        page = context.new_page()
         sign_in(page, email, DEFAULT_PASSWORD, start=f"{base}/sign-in")
         expect(page.get_by_test_id("balance-available")).to_be_visible(timeout=30_000)
         page.evaluate(WATCH_HEADER)
@@ -152,6 +162,9 @@ def main() -> None:
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--url", action="append", default=[], help="a backend process's URL")
     parser.add_argument("--database-url", help="the database of the app at --url")
+    parser.add_argument(
+        "--pin", action="append", default=[], help="a backend's name behind make run-scaled's proxy"
+    )
     parser.add_argument("--tabs", type=int, default=2)
     parser.add_argument("--changes", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=5)
@@ -171,7 +184,7 @@ def main() -> None:
                 executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
                 args=CHROMIUM_ARGS,
             )
-            pages = open_tabs(browser, urls, args.tabs, member.email)
+            pages = open_tabs(browser, urls, args.tabs, member.email, args.pin)
             figures = measure(
                 engine,
                 member.id,
