@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlmodel import Session, col, func, select
 
 from dashboard_app.domain.admin.checks import latest_checks
-from dashboard_app.models import Generation, StripeEvent
+from dashboard_app.domain.admin.jobs import jobs_in_flight
+from dashboard_app.models import StripeEvent
 from dashboard_app.models.base import utcnow
 
 
@@ -31,16 +32,7 @@ def _age(now: datetime, since: datetime | None) -> float:
 
 def operations_figures(*, session: Session, now: datetime | None = None) -> OperationsFigures:
     now = now or utcnow()
-    in_flight = dict(
-        session.exec(
-            select(Generation.status, func.count())
-            .where(col(Generation.status).in_(("queued", "running")))
-            .group_by(Generation.status)
-        ).all()
-    )
-    oldest_queued = session.exec(
-        select(func.min(Generation.created_at)).where(Generation.status == "queued")
-    ).one()
+    queued, running, oldest_queued = jobs_in_flight(session=session)
     unapplied, oldest_unapplied = session.exec(
         select(func.count(), func.min(StripeEvent.received_at)).where(
             col(StripeEvent.status).in_(("received", "failed"))
@@ -48,8 +40,8 @@ def operations_figures(*, session: Session, now: datetime | None = None) -> Oper
     ).one()
     check = latest_checks(session=session).get("ledger_check")
     return OperationsFigures(
-        jobs_queued=int(in_flight.get("queued", 0)),
-        jobs_running=int(in_flight.get("running", 0)),
+        jobs_queued=queued,
+        jobs_running=running,
         oldest_queued_seconds=_age(now, oldest_queued),
         stripe_unapplied=int(unapplied),
         oldest_unapplied_seconds=_age(now, oldest_unapplied),

@@ -39,22 +39,28 @@ class QueueFigures:
     by_preset: list[tuple[str, dict[str, int]]]  # preset -> status -> count, last 7 days
 
 
-def queue_figures(*, session: Session, now: datetime | None = None) -> QueueFigures:
-    now = now or utcnow()
-    in_flight = dict(
+def jobs_in_flight(*, session: Session) -> tuple[int, int, datetime | None]:
+    """Jobs queued, jobs running, and when the oldest queued one was submitted."""
+    counts = dict(
         session.exec(
             select(Generation.status, func.count())
             .where(col(Generation.status).in_(("queued", "running")))
             .group_by(Generation.status)
         ).all()
     )
+    oldest = session.exec(
+        select(func.min(Generation.created_at)).where(Generation.status == "queued")
+    ).one()
+    return int(counts.get("queued", 0)), int(counts.get("running", 0)), oldest
+
+
+def queue_figures(*, session: Session, now: datetime | None = None) -> QueueFigures:
+    now = now or utcnow()
+    queued, running, oldest = jobs_in_flight(session=session)
     failed = session.exec(
         select(func.count())
         .select_from(Generation)
         .where(Generation.status == "failed", Generation.updated_at >= now - timedelta(days=1))
-    ).one()
-    oldest = session.exec(
-        select(func.min(Generation.created_at)).where(Generation.status == "queued")
     ).one()
     by_preset: dict[str, dict[str, int]] = {}
     for preset, status, count in session.exec(
@@ -64,8 +70,8 @@ def queue_figures(*, session: Session, now: datetime | None = None) -> QueueFigu
     ):
         by_preset.setdefault(preset or "-", {})[status] = int(count)
     return QueueFigures(
-        queued=int(in_flight.get("queued", 0)),
-        running=int(in_flight.get("running", 0)),
+        queued=queued,
+        running=running,
         failed_24h=int(failed),
         oldest_queued_at=oldest,
         by_preset=sorted(by_preset.items()),
