@@ -38,21 +38,12 @@ from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 from dashboard_app.db import build_engine, session_scope  # noqa: E402
 from dashboard_app.domain import credits  # noqa: E402
+from tests.conftest import CHROMIUM_ARGS  # noqa: E402
 from tests.e2e.helpers import sign_in  # noqa: E402
 from tests.factories import DEFAULT_PASSWORD, create_member  # noqa: E402
 from tests.support.databases import PostgresDatabases, SqliteDatabases  # noqa: E402
 from tests.support.servers import AppServer, PostgresServer, RedisServer  # noqa: E402
 
-CHROMIUM_ARGS = [  # as tests/conftest.py starts it
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Stamps (Date.now(), the bench's clock too) the moment the header shows window.liveTarget.
 WATCH_HEADER = """() => {
     const figure = () => document.querySelector('[data-testid="header-credits"]');
