@@ -75,6 +75,12 @@ def _collect_changes(session: OrmSession, _flush_context) -> None:  # type: igno
         session.info.setdefault(_CHANGED, set()).update(found)
 
 
+def note_changed(session: OrmSession, *member_ids: int) -> None:
+    """For writes sent as plain statements, which the ORM's flush never sees: name the members
+    whose visible rows they changed, to be told after commit like the flush's changes."""
+    session.info.setdefault(_CHANGED, set()).update(member_ids)
+
+
 @event.listens_for(OrmSession, "after_commit")
 def _publish_changes(session: OrmSession) -> None:
     """Open tabs learn of a change only once it is committed, from whichever process made it

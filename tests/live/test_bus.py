@@ -134,3 +134,25 @@ def test_ending_a_session_is_told_and_a_visit_is_not(engine, listener) -> None:
     with session_scope(engine) as session:
         accounts.end_sessions(session=session, user_id=member.id, reason="signed out elsewhere")
     assert listener.next() == {member.id}
+
+
+def test_a_spend_and_a_freeze_in_plain_statements_are_told(engine, listener) -> None:
+    """The quick spend and freeze write with statements, not through the ORM's flush: they
+    tell the bus as the ORM's writes do."""
+    spender, frozen = create_member(engine), create_member(engine)
+    with session_scope(engine) as session:
+        grant(session, spender.id, 10, "to spend")
+        grant(session, frozen.id, 10, "to freeze")
+    assert listener.sync()
+
+    with session_scope(engine) as session:
+        credits.spend_credits(
+            session=session, user_id=spender.id, amount=3, idempotency_key="spend", reason="Job"
+        )
+    assert listener.next() == {spender.id}
+
+    with session_scope(engine) as session:
+        credits.freeze_credits(
+            session=session, user_id=frozen.id, amount=4, reference="dp_test", reason="Dispute"
+        )
+    assert listener.next() == {frozen.id}

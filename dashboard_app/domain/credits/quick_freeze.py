@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlmodel import Session
 
+from dashboard_app.db import note_changed
 from dashboard_app.domain.credits.ledger import MAX_TEXT
 from dashboard_app.domain.credits.quick_spend import (
     Sql,
@@ -97,6 +98,7 @@ def quick_freeze(
         },
     )
     forget_loaded(session, user_id)
+    note_changed(session, user_id)  # open tabs are told after commit
     return frozen
 
 

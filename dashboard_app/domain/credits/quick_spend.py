@@ -33,6 +33,7 @@ from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
+from dashboard_app.db import note_changed
 from dashboard_app.domain.credits.ledger import MAX_TEXT
 from dashboard_app.models import CreditAccount, CreditEntry, CreditLot
 from dashboard_app.models.base import UTCDateTime
@@ -107,6 +108,7 @@ def quick_spend(
         _undo(session, user_id, amount, draws)
         return None
     forget_loaded(session, user_id)
+    note_changed(session, user_id)  # open tabs are told after commit
     entry = _loaded_entry({**values, "id": entry_id})
     make_transient_to_detached(entry)
     session.add(entry)  # persistent, as the careful path's entry would be; nothing to write
