@@ -155,3 +155,17 @@ def test_a_job_cancelled_from_another_process_shows_on_its_review_page_by_push(
     expect(page.get_by_test_id("review-status")).to_have_text("Cancelled", timeout=LIVE_WITHIN_MS)
     expect(page.get_by_test_id("header-credits")).to_have_text("100", timeout=LIVE_WITHIN_MS)
     expect_path(page, f"/review/{generation_id}")
+
+
+def test_a_push_while_the_member_types_keeps_what_they_typed(page: Page, app) -> None:
+    """A change the member did not make (a grant) reaches the profile page while they edit it:
+    the header's balance moves, the half-typed form is left alone, and saving saves it."""
+    member = create_member(app.engine, display_name="Before Edit", credits_granted=5)
+    sign_in(page, member.email, DEFAULT_PASSWORD, start="/sign-in?next=/profile")
+    expect(page.locator("#display_name")).to_have_value("Before Edit", timeout=PAGE_LOAD_MS)
+    page.fill("#display_name", "Typed Not Saved")
+    grant(app, member.id, 7, "a grant while the member types")
+    expect(page.get_by_test_id("header-credits")).to_have_text("12", timeout=LIVE_WITHIN_MS)
+    expect(page.locator("#display_name")).to_have_value("Typed Not Saved")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("header-member")).to_have_text("Typed Not Saved")

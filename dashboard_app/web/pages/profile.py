@@ -144,9 +144,28 @@ class ProfileState(LivePage, AuthState):
     email_sent: str = ""
     sessions: list[dict[str, str]] = []
     form_key: int = 0
+    # The stored profile the form's inputs were last mounted with.
+    _form_built_from: str = ""
 
     async def _refresh_page(self, viewer: Viewer) -> None:
+        await self._reload(viewer, remount=True)
+
+    async def _poll_page(self, nudge: int = 0):
+        """A push (credits, a job, another tab) reloads what the page shows, but the form is
+        mounted again only when the stored profile itself changed: a member typing into it keeps
+        what they typed when an unrelated change arrives."""
+        if not self._nudge_is_new(nudge):
+            return None
+        viewer = await self._viewer()
+        if viewer is None:
+            return self._to_sign_in()
+        await self._reload(viewer, remount=False)
+        return None
+
+    async def _reload(self, viewer: Viewer, *, remount: bool) -> None:
         data = await asyncio.to_thread(_load, viewer.user_id, viewer.session_id)
+        stored = repr((data["fields"], data["theme"], data["platform"], data["notifications"]))
+        stored_changed, self._form_built_from = stored != self._form_built_from, stored
         self.fields = data["fields"]
         self.theme = data["theme"]
         self.platform_label = PLATFORM_LABELS.get(data["platform"], PLATFORM_LABELS[""])
@@ -156,7 +175,8 @@ class ProfileState(LivePage, AuthState):
         self.has_password = data["has_password"]
         self.sessions = data["sessions"]
         self.avatar_url = f"{routes.API_AVATAR}?v={int(time.time())}" if data["has_avatar"] else ""
-        self.form_key += 1  # re-mount the form so its inputs show the stored values
+        if remount or stored_changed:
+            self.form_key += 1  # re-mount the form so its inputs show the stored values
 
     @rx.event
     async def load(self):
