@@ -11,6 +11,7 @@ commits as one message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -159,8 +160,9 @@ async def listen(url: str) -> AsyncIterator[set[int]]:
     while True:
         try:
             source = _listen_postgresql(url) if kind == "postgresql" else _listen_sqlite(url)
-            async for members in source:
-                yield members
+            async with contextlib.aclosing(source):  # its socket goes when this listener stops
+                async for members in source:
+                    yield members
         except (OSError, psycopg.Error):
             log.exception("live update listener lost; reconnecting")
             await asyncio.sleep(LISTEN_RETRY_SECONDS)
@@ -188,3 +190,5 @@ async def _listen_sqlite(url: str) -> AsyncIterator[set[int]]:
     finally:
         receiver.close()
         path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # another process still listens there
+            folder.rmdir()

@@ -156,3 +156,27 @@ def test_a_spend_and_a_freeze_in_plain_statements_are_told(engine, listener) -> 
             session=session, user_id=frozen.id, amount=4, reference="dp_test", reason="Dispute"
         )
     assert listener.next() == {frozen.id}
+
+
+def test_the_last_sqlite_listener_to_stop_removes_its_socket_folder(tmp_path) -> None:
+    """One folder per SQLite file under the temporary directory: gone with its last listener,
+    kept while another still listens."""
+    url = f"sqlite:///{tmp_path / 'bus.db'}"
+    folder = bus.socket_folder(url)
+
+    async def bound(count: int) -> None:
+        while not (folder.is_dir() and len(list(folder.glob("*.sock"))) == count):
+            await asyncio.sleep(0.01)
+
+    async def run() -> tuple[bool, bool]:
+        first, second = bus.listen(url), bus.listen(url)
+        waiting = [asyncio.ensure_future(anext(first)), asyncio.ensure_future(anext(second))]
+        await asyncio.wait_for(bound(2), WAIT_SECONDS)
+        bus.publish(url, {7})
+        assert await asyncio.wait_for(asyncio.gather(*waiting), WAIT_SECONDS) == [{7}, {7}]
+        await first.aclose()
+        kept_for_the_other = folder.is_dir()
+        await second.aclose()
+        return kept_for_the_other, folder.exists()
+
+    assert asyncio.run(run()) == (True, False)
