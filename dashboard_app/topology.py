@@ -205,6 +205,8 @@ class Topology:
             **os.environ,
             **self.env,
             "PUBLIC_BASE_URL": self.base_url,
+            # Development's default is a debug line per query: too much for many processes.
+            "LOG_LEVEL": self.env.get("LOG_LEVEL") or os.environ.get("LOG_LEVEL") or "INFO",
             # One hop: HAProxy appends the visitor's address to X-Forwarded-For.
             "TRUSTED_PROXY_HOPS": "1",
             # Jobs run in the worker processes, not in the backends.

@@ -39,3 +39,14 @@ def test_several_backends_need_redis(tmp_path) -> None:
     with pytest.raises(RuntimeError, match="REDIS_URL"):
         topology.start(build=False)
     assert topology.processes == {}
+
+
+def test_the_scaled_topology_logs_at_info_unless_told_otherwise(tmp_path, monkeypatch) -> None:
+    """A production topology run locally: a line per request, not a line per query."""
+    monkeypatch.delenv("LOG_LEVEL", raising=False)
+    quiet = Topology(env={"APP_ENV": "development"}, run_dir=tmp_path, public_port=3000)
+    assert quiet.app_env()["LOG_LEVEL"] == "INFO"
+    told = Topology(env={"LOG_LEVEL": "DEBUG"}, run_dir=tmp_path, public_port=3000)
+    assert told.app_env()["LOG_LEVEL"] == "DEBUG"
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    assert quiet.app_env()["LOG_LEVEL"] == "WARNING"
