@@ -238,3 +238,9 @@ def test_writes_have_their_own_lower_limit(api, engine) -> None:
     assert int(response.headers["retry-after"]) >= 1
     assert profile_of(engine, member.id).display_name == "Two"
     assert api.get("/profile", key=secret).status_code == 200  # reads are counted apart
+
+
+def test_answers_are_never_stored_by_caches(api, engine) -> None:
+    secret = make_api_key(engine, create_member(engine).id)
+    for response in (api.get("/me", key=secret), api.get("/me"), api.get("/profile", key=secret)):
+        assert response.headers["cache-control"] == "no-store"
