@@ -244,3 +244,23 @@ def test_answers_are_never_stored_by_caches(api, engine) -> None:
     secret = make_api_key(engine, create_member(engine).id)
     for response in (api.get("/me", key=secret), api.get("/me"), api.get("/profile", key=secret)):
         assert response.headers["cache-control"] == "no-store"
+
+
+def test_the_document_states_the_profile_rules_the_server_applies(api) -> None:
+    import re
+
+    from dashboard_app.domain.catalog import get_catalog
+
+    document = api.get("/openapi.json").json()
+    fields = document["components"]["schemas"]["ProfilePatch"]["properties"]
+    assert fields["display_name"]["maxLength"] == 80
+    assert fields["address_city"]["maxLength"] == 100
+    assert fields["theme"]["enum"] == ["system", "light", "dark"]
+    assert set(fields["default_platform"]["enum"]) == {"", *get_catalog().platforms}
+    wallet = re.compile(fields["wallet_address"]["pattern"])
+    assert wallet.search("0x" + "ab" * 20) and wallet.search("") and not wallet.search("0x12")
+    country = re.compile(fields["address_country"]["pattern"])
+    assert country.search("fr") and not country.search("FRA")
+    text = re.compile(fields["address_city"]["pattern"])
+    assert text.search("Lyon") and not text.search("Ly\x1fon")
+    assert all("default" not in field for field in fields.values())

@@ -17,6 +17,7 @@ from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.dashboard import member_overview
 from dashboard_app.domain.generation import library
 from dashboard_app.models import Profile, User
+from dashboard_app.models.users import THEMES
 from dashboard_app.web.api.common import absolute_url, client_ip
 from dashboard_app.web.api.v1.auth import ReadCaller, WriteCaller
 from dashboard_app.web.api.v1.problems import PROBLEM_RESPONSES
@@ -129,20 +130,49 @@ def _no_defaults(schema: dict[str, Any]) -> None:
         field.pop("default", None)
 
 
+NO_CONTROL_CHARACTERS = r"^[^\u0000-\u001f]*$"
+PLATFORM_CODES = ["", *get_catalog().platforms]
+
+
+def _rule(**documented: object) -> Any:
+    """A field whose rules the document states and the domain applies (profiles._clean): the
+    server answers a break with the page's own message (a 400 naming the field), so the model
+    checks only the type and an outer bound."""
+    return Field(default="", max_length=1000, json_schema_extra=documented)
+
+
 class ProfilePatch(BaseModel):
     """Only the fields sent change; the others keep their values."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_no_defaults)
 
-    display_name: str = Field(default="", max_length=1000)
-    address_line1: str = Field(default="", max_length=1000)
-    address_line2: str = Field(default="", max_length=1000)
-    address_city: str = Field(default="", max_length=1000)
-    address_postal_code: str = Field(default="", max_length=1000)
-    address_country: str = Field(default="", max_length=1000)
-    wallet_address: str = Field(default="", max_length=1000)
-    theme: str = Field(default="", max_length=1000)
-    default_platform: str = Field(default="", max_length=1000)
+    display_name: str = _rule(
+        maxLength=profiles.TEXT_LIMITS["display_name"], pattern=NO_CONTROL_CHARACTERS
+    )
+    address_line1: str = _rule(
+        maxLength=profiles.TEXT_LIMITS["address_line1"], pattern=NO_CONTROL_CHARACTERS
+    )
+    address_line2: str = _rule(
+        maxLength=profiles.TEXT_LIMITS["address_line2"], pattern=NO_CONTROL_CHARACTERS
+    )
+    address_city: str = _rule(
+        maxLength=profiles.TEXT_LIMITS["address_city"], pattern=NO_CONTROL_CHARACTERS
+    )
+    address_postal_code: str = _rule(
+        pattern=f"^$|{profiles.POSTAL_PATTERN.pattern}",
+        description="3 to 20 letters, digits, spaces or dashes; empty for none.",
+    )
+    address_country: str = _rule(
+        pattern="^([A-Za-z]{2})?$", description="Two-letter country code; empty for none."
+    )
+    wallet_address: str = _rule(
+        pattern=f"^$|{profiles.WALLET_PATTERN.pattern}",
+        description="0x and 40 hexadecimal characters; empty for none.",
+    )
+    theme: str = _rule(enum=list(THEMES))
+    default_platform: str = _rule(
+        enum=PLATFORM_CODES, description="A platform code of the catalog; empty for none."
+    )
     email_notifications: bool = True
 
 
