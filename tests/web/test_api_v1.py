@@ -264,3 +264,62 @@ def test_the_document_states_the_profile_rules_the_server_applies(api) -> None:
     text = re.compile(fields["address_city"]["pattern"])
     assert text.search("Lyon") and not text.search("Ly\x1fon")
     assert all("default" not in field for field in fields.values())
+
+
+def test_media_links_of_me_work_without_a_cookie_for_their_member_only(
+    api, engine, tmp_path
+) -> None:
+    from urllib.parse import urlsplit
+
+    from dashboard_app.models import Asset
+    from dashboard_app.settings import get_settings
+
+    api.configure(DATA_DIR=str(tmp_path))
+    member = create_member(engine)
+    _, _, asset_id = delivered_result(engine, member.id, title="Reel with a file")
+    with session_scope(engine) as session:
+        key = session.get(Asset, asset_id).storage_key
+    path = get_settings().private_storage / "media" / key
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"the reel's bytes")
+    secret = make_api_key(engine, member.id)
+    [recent] = api.get("/me", key=secret).json()["recent_generations"]
+    link = urlsplit(recent["links"]["media"]).path
+    fetched = api.get(link, raw=True)  # no cookie, no key: the signed link is enough
+    assert fetched.status_code == 200 and fetched.content == b"the reel's bytes"
+    # A page's link (for the browser) still needs the member's cookie.
+    from dashboard_app.web.media import MediaLinks
+
+    with session_scope(engine) as session:
+        page_link = MediaLinks(member.id).link(session.get(Asset, asset_id), "media")
+    assert api.get(page_link, raw=True).status_code == 404
+    # Once the member is suspended, their API links stop working too.
+    with session_scope(engine) as session:
+        user = accounts.get_user(session=session, user_id=member.id)
+        accounts.suspend_member(session=session, user=user, reason="abuse", actor_user_id=None)
+    assert api.get(link, raw=True).status_code == 404
+
+
+def test_an_api_file_link_naming_another_members_file_is_404(api, engine, tmp_path) -> None:
+    from itsdangerous import URLSafeTimedSerializer
+
+    from dashboard_app.models import Asset
+    from dashboard_app.settings import get_settings
+
+    api.configure(DATA_DIR=str(tmp_path))
+    owner, other = create_member(engine), create_member(engine)
+    _, _, asset_id = delivered_result(engine, owner.id, title="Owner's reel")
+    with session_scope(engine) as session:
+        key = session.get(Asset, asset_id).storage_key
+    path = get_settings().private_storage / "media" / key
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"owner's bytes")
+    serializer = URLSafeTimedSerializer(get_settings().resolved_secret_key(), salt="api-file-link")
+
+    def link(viewer: int) -> str:
+        token = serializer.dumps({"a": asset_id, "p": "media", "u": viewer, "d": False})
+        return f"/files/{token}"
+
+    assert api.get(link(owner.id), raw=True).status_code == 200  # the control
+    for viewer in (other.id, 999_999, "1"):
+        assert api.get(link(viewer), raw=True).status_code == 404

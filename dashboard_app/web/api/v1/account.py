@@ -15,13 +15,13 @@ from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, profiles
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.dashboard import member_overview
-from dashboard_app.domain.generation import library
-from dashboard_app.models import Profile, User
+from dashboard_app.domain.generation import downloads, library
+from dashboard_app.models import Asset, Profile, User
 from dashboard_app.models.users import THEMES
 from dashboard_app.web.api.common import absolute_url, client_ip
 from dashboard_app.web.api.v1.auth import ReadCaller, WriteCaller
 from dashboard_app.web.api.v1.problems import PROBLEM_RESPONSES
-from dashboard_app.web.media import MediaLinks
+from dashboard_app.web.media import api_file_link
 
 router = APIRouter(tags=["account"], responses=PROBLEM_RESPONSES)
 RECENT_GENERATIONS = 8
@@ -35,7 +35,8 @@ class BalancesOut(BaseModel):
 
 
 class MediaOut(BaseModel):
-    """Expiring links to a result's files (null when the result has no such file)."""
+    """Expiring links (FILE_LINK_SECONDS) to a result's files, usable without credentials:
+    fetch them soon, do not store them (null when the result has no such file)."""
 
     media: str | None = None
     poster: str | None = None
@@ -62,15 +63,17 @@ class MeOut(BaseModel):
     recent_generations: list[RecentGenerationOut]
 
 
-def _absolute(link: str) -> str | None:
-    if not link:
+def _link(user_id: int, asset: Asset, part: str) -> str | None:
+    """An expiring link to a part of the caller's result that works without a cookie."""
+    grant = downloads.grant_for(asset, part)
+    if grant is None:
         return None
+    link = api_file_link(user_id, grant)
     return absolute_url(link) if link.startswith("/") else link
 
 
 @router.get("/me", response_model=MeOut, summary="The caller's account summary")
 def get_me(caller: ReadCaller) -> MeOut:
-    media = MediaLinks(caller.user_id)
     with session_scope() as session:
         user = accounts.get_user(session=session, user_id=caller.user_id)
         overview = member_overview(session=session, user_id=caller.user_id, catalog=get_catalog())
@@ -99,9 +102,9 @@ def get_me(caller: ReadCaller) -> MeOut:
                     created_at=asset.created_at,
                     saved=asset.saved_at is not None,
                     links=MediaOut(
-                        media=_absolute(media.link(asset, "media")),
-                        poster=_absolute(media.link(asset, "poster")),
-                        thumbnail=_absolute(media.link(asset, "thumbnail")),
+                        media=_link(caller.user_id, asset, "media"),
+                        poster=_link(caller.user_id, asset, "poster"),
+                        thumbnail=_link(caller.user_id, asset, "thumbnail"),
                     ),
                 )
                 for asset in recent
