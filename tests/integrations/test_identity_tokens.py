@@ -203,3 +203,19 @@ def test_an_unreachable_issuer_refuses_tokens_and_keeps_the_last_good_keys(
 def test_the_verifier_refuses_a_configuration_it_cannot_use(options) -> None:
     with pytest.raises(ValueError):
         IdentityTokenVerifier(issuer="https://id.example", audience="api", **options)
+
+
+def test_a_key_the_issuer_withdrew_stops_verifying_once_the_cache_is_old(
+    issuer: JwtIssuer,
+) -> None:
+    clock = FakeClock()
+    verifier = published(
+        issuer, clock=clock, jwks_min_refetch_seconds=60, jwks_max_age_seconds=600
+    )
+    withdrawn = issuer.rotate("RS256")
+    assert verifier.verify(issuer.mint(key=withdrawn)).subject == "partner-1"
+    issuer.keys.remove(withdrawn)
+    clock.now += 61
+    assert verifier.verify(issuer.mint(key=withdrawn)).subject == "partner-1"  # still cached
+    clock.now += 600
+    assert rejected(verifier, issuer.mint(key=withdrawn)) == "unknown_key"
