@@ -264,7 +264,6 @@ class Settings(BaseSettings):
                 "SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD, MAIL_FROM) to your mail server."
             )
 
-
     def _check_api_jwt(self) -> None:
         if not self.api_jwt_enabled:
             return

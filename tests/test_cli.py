@@ -20,9 +20,7 @@ from tests.factories import create_member
 from tests.support.servers import PROJECT_ROOT
 
 
-def run_cli(
-    db_url: str, data_dir, *args: str, app_env: str = "development", extra_env=None
-):
+def run_cli(db_url: str, data_dir, *args: str, app_env: str = "development", extra_env=None):
     env = {
         **os.environ,
         "DATABASE_URL": db_url,

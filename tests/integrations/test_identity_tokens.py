@@ -176,9 +176,7 @@ def test_an_unreachable_issuer_refuses_tokens_and_keeps_the_last_good_keys(
     issuer: JwtIssuer,
 ) -> None:
     clock = FakeClock()
-    verifier = published(
-        issuer, clock=clock, jwks_min_refetch_seconds=60, jwks_max_age_seconds=600
-    )
+    verifier = published(issuer, clock=clock, jwks_min_refetch_seconds=60, jwks_max_age_seconds=600)
     issuer.available = False
     try:
         assert rejected(verifier, issuer.mint()) == "keys_unavailable"
@@ -209,9 +207,7 @@ def test_a_key_the_issuer_withdrew_stops_verifying_once_the_cache_is_old(
     issuer: JwtIssuer,
 ) -> None:
     clock = FakeClock()
-    verifier = published(
-        issuer, clock=clock, jwks_min_refetch_seconds=60, jwks_max_age_seconds=600
-    )
+    verifier = published(issuer, clock=clock, jwks_min_refetch_seconds=60, jwks_max_age_seconds=600)
     withdrawn = issuer.rotate("RS256")
     assert verifier.verify(issuer.mint(key=withdrawn)).subject == "partner-1"
     issuer.keys.remove(withdrawn)

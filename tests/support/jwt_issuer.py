@@ -163,7 +163,9 @@ class JwtIssuer:
         return f"{header}.{payload}."
 
     def hs256(self, secret: str, subject: str = "partner-1", **claims: Any) -> str:
-        return jwt.encode({"alg": "HS256"}, self.claims(subject, **claims), OctKey.import_key(secret))
+        return jwt.encode(
+            {"alg": "HS256"}, self.claims(subject, **claims), OctKey.import_key(secret)
+        )
 
     def hs256_with_public_key(self, subject: str = "partner-1", kid: str = "rsa-1") -> str:
         """The classic confusion attack: HMAC keyed with the published RSA key's JSON."""
