@@ -30,6 +30,7 @@ from dashboard_app.domain.catalog import get_catalog  # noqa: E402
 from dashboard_app.domain.stripe_sync import sync_catalog  # noqa: E402
 from tests.support.databases import PostgresDatabases, SqliteDatabases  # noqa: E402
 from tests.support.mail import MailCatcher  # noqa: E402
+from tests.support.jwt_issuer import JwtIssuer  # noqa: E402
 from tests.support.oidc import OidcProvider  # noqa: E402
 from tests.support.servers import AppServer, PostgresServer, RedisServer  # noqa: E402
 from tests.support.stripe import SECRET_KEY as STRIPE_SECRET_KEY  # noqa: E402
@@ -125,6 +126,15 @@ def oidc_provider() -> Iterator[OidcProvider]:
 
 
 @pytest.fixture(scope="session")
+def jwt_issuer() -> Iterator[JwtIssuer]:
+    """An identity service on loopback publishing a JWKS; the app trusts its API tokens."""
+    issuer = JwtIssuer()
+    issuer.start()
+    yield issuer
+    issuer.stop()
+
+
+@pytest.fixture(scope="session")
 def stripe_standin() -> Iterator[StripeStandin]:
     """localstripe plus Checkout and Billing Portal, with the catalog's prices, for tests that
     call billing services directly (it sends no webhooks)."""
@@ -159,6 +169,7 @@ def app(
     databases: SqliteDatabases | PostgresDatabases,
     mail: MailCatcher,
     oidc_provider: OidcProvider,
+    jwt_issuer: JwtIssuer,
     request: pytest.FixtureRequest,
 ) -> Iterator[RunningApp]:
     """The app in production mode; on PostgreSQL runs, with Redis as Reflex's state manager."""
@@ -179,6 +190,10 @@ def app(
         "OIDC_CLIENT_ID": "dashboard-tests",
         "OIDC_CLIENT_SECRET": "dashboard-tests-secret",
         "OIDC_PROVIDER_NAME": "Test SSO",
+        # API bearer tokens from the test identity service (tests/support/jwt_issuer.py).
+        "API_JWT_ISSUER": jwt_issuer.issuer,
+        "API_JWT_AUDIENCE": jwt_issuer.audience,
+        "API_JWT_JWKS_URL": jwt_issuer.jwks_url,
         # Failed sign-ins are still slowed down, by milliseconds instead of seconds.
         "SIGN_IN_DELAY_BASE_SECONDS": "0.05",
         # Stripe: the app's own stand-in, which delivers its webhooks to the app.
