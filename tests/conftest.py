@@ -29,8 +29,8 @@ from dashboard_app.db import build_engine  # noqa: E402
 from dashboard_app.domain.catalog import get_catalog  # noqa: E402
 from dashboard_app.domain.stripe_sync import sync_catalog  # noqa: E402
 from tests.support.databases import PostgresDatabases, SqliteDatabases  # noqa: E402
-from tests.support.mail import MailCatcher  # noqa: E402
 from tests.support.jwt_issuer import JwtIssuer  # noqa: E402
+from tests.support.mail import MailCatcher  # noqa: E402
 from tests.support.oidc import OidcProvider  # noqa: E402
 from tests.support.servers import AppServer, PostgresServer, RedisServer  # noqa: E402
 from tests.support.stripe import SECRET_KEY as STRIPE_SECRET_KEY  # noqa: E402

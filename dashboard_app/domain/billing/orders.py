@@ -45,6 +45,14 @@ def get_order(*, session: Session, user_id: int, order_id: object) -> Order:
     return order
 
 
+def snapshot_is_due(order: Order, now: datetime | None = None) -> bool:
+    """One order as `stale_order_ids` judges them: its snapshot is older than the freshness
+    window (or was never refreshed), and a failed refresh's backoff has passed."""
+    now = now or utcnow()
+    stale = order.refreshed_at is None or order.refreshed_at < now - ORDER_FRESHNESS
+    return stale and (order.refresh_after is None or order.refresh_after <= now)
+
+
 def stale_order_ids(
     *,
     session: Session,
