@@ -49,6 +49,7 @@ from dashboard_app.domain.billing.orders import (
     OrdersPage,
     get_order,
     list_orders,
+    snapshot_is_fresh,
     stale_order_ids,
 )
 from dashboard_app.domain.billing.purchase import ensure_customer, portal_url, start_checkout
@@ -117,6 +118,7 @@ __all__ = [
     "refresh_all_stale_orders",
     "refresh_stale_orders",
     "require_gateway",
+    "snapshot_is_fresh",
     "stale_order_ids",
     "stripe_errors",
     "start_checkout",

@@ -23,10 +23,10 @@ from dashboard_app.domain.billing.errors import translates_stripe_errors
 from dashboard_app.domain.billing.installation import installation_id
 from dashboard_app.domain.billing.limits import ORDER_REFRESHES, PAYMENT_LOOKUPS, limit_member
 from dashboard_app.domain.billing.orders import (
-    ORDER_FRESHNESS,
     get_order,
     note_refresh_failed,
     snapshot_is_due,
+    snapshot_is_fresh,
     stale_order_ids,
 )
 from dashboard_app.domain.billing.refunds import apply_refund
@@ -333,7 +333,7 @@ def refresh_order_when_stale(
     with session_scope(engine) as session:
         order = get_order(session=session, user_id=user_id, order_id=order_id)
         assert order.id is not None
-        if order.refreshed_at is not None and order.refreshed_at >= utcnow() - ORDER_FRESHNESS:
+        if snapshot_is_fresh(order):
             return True
         if not snapshot_is_due(order):  # a failed refresh is backing off
             return False
