@@ -215,3 +215,17 @@ def test_a_key_the_issuer_withdrew_stops_verifying_once_the_cache_is_old(
     assert verifier.verify(issuer.mint(key=withdrawn)).subject == "partner-1"  # still cached
     clock.now += 600
     assert rejected(verifier, issuer.mint(key=withdrawn)) == "unknown_key"
+
+
+def test_the_verifier_imports_nothing_from_web_or_domain() -> None:
+    import ast
+    from pathlib import Path
+
+    import dashboard_app.integrations.identity_tokens as module
+
+    tree = ast.parse(Path(module.__file__).read_text())
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert [
+        n for n in imported if n.startswith(("dashboard_app.domain", "dashboard_app.web"))
+    ] == []
