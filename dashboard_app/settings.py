@@ -147,6 +147,11 @@ class Settings(BaseSettings):
     # X-Internal-Token header must carry this token; empty turns the endpoints off (404).
     internal_api_token: SecretStr = SecretStr("")
 
+    # The REST API (/api/v1): calls per key (or per member for a JWT) per minute; writes
+    # (POST, PATCH, DELETE) are counted on their own, against the lower limit.
+    api_rate_per_minute: int = Field(default=120, gt=0)
+    api_write_rate_per_minute: int = Field(default=30, gt=0)
+
     # Bearer JWTs on /api/v1 from an external identity service; off while API_JWT_ISSUER is
     # empty. Give the tokens' `iss` and `aud`, and exactly one key source: an HS256 shared
     # secret (at least 32 bytes) or the issuer's JWKS URL (RS256/ES256 keys). A token's subject
