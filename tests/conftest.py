@@ -114,6 +114,23 @@ def api(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator:
     yield from serve_api(monkeypatch, db_url)
 
 
+@pytest.fixture
+def jwt_api(api, jwt_issuer: JwtIssuer):
+    """The `api` fixture, trusting tokens from the test issuer: tests/support/api_callers.py."""
+    from tests.support.api_callers import trust_issuer
+
+    return trust_issuer(api, jwt_issuer)
+
+
+@pytest.fixture(params=["api_key", "jwt"])
+def credential(request: pytest.FixtureRequest, jwt_api, engine: Engine, jwt_issuer: JwtIssuer):
+    """Run the test twice: callers with a personal API key, then with a JWT of a linked
+    subject. `credential(user_id, scope="read")` -> the bearer text."""
+    from tests.support.api_callers import credential_for
+
+    return credential_for(request.param, engine, jwt_issuer)
+
+
 # --- The app and the browser --------------------------------------------------------------------
 
 
