@@ -4,7 +4,6 @@ Stripe out of reach the stored snapshot is answered, with its age."""
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Annotated
 
@@ -28,7 +27,6 @@ from dashboard_app.web.api.v1.paging import (
 )
 from dashboard_app.web.api.v1.problems import PROBLEM_RESPONSES
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["orders"], responses=PROBLEM_RESPONSES)
 
 
