@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import typer
 
 from dashboard_app.db import session_scope
-from dashboard_app.domain import accounts, credits, plans
+from dashboard_app.domain import accounts, api_access, credits, plans
 from dashboard_app.domain.admin.checks import run_ledger_check, run_reconcile
 from dashboard_app.domain.catalog import Catalog, CatalogError, get_catalog
 from dashboard_app.domain.demo import seed_demo
@@ -108,6 +108,26 @@ def reinstate(email: str) -> None:
         user = _member(session, email)
         accounts.reinstate_member(session=session, user=user, actor_user_id=None)
         typer.echo(f"{user.email} can sign in again.")
+
+
+@cli.command("link-api-subject")
+def link_api_subject(
+    email: str,
+    subject: str,
+    issuer: str = typer.Option(
+        "", help="The identity service's issuer (`iss`); default API_JWT_ISSUER."
+    ),
+) -> None:
+    """Let API tokens whose subject (`sub`) is SUBJECT speak for the member EMAIL."""
+    issuer = issuer.strip() or get_settings().api_jwt_issuer.strip()
+    if not issuer:
+        _fail("No issuer: set API_JWT_ISSUER or pass --issuer.")
+    try:
+        with session_scope() as session:
+            api_access.link_subject(session=session, issuer=issuer, subject=subject, email=email)
+    except DomainError as error:
+        _fail(error.message)
+    typer.echo(f"{subject.strip()} at {issuer} now speaks for {email.strip().lower()}.")
 
 
 @cli.command("check-settings")

@@ -152,6 +152,16 @@ class Settings(BaseSettings):
     api_rate_per_minute: int = Field(default=120, gt=0)
     api_write_rate_per_minute: int = Field(default=30, gt=0)
 
+    # Bearer JWTs on /api/v1 from an external identity service; off while API_JWT_ISSUER is
+    # empty. Give the tokens' `iss` and `aud`, and exactly one key source: an HS256 shared
+    # secret (at least 32 bytes) or the issuer's JWKS URL (RS256/ES256 keys). A token's subject
+    # must be linked to a member (single sign-on with the same issuer, or `link-api-subject`).
+    api_jwt_issuer: str = ""
+    api_jwt_audience: str = ""
+    api_jwt_secret: SecretStr = SecretStr("")
+    api_jwt_jwks_url: str = ""
+    api_jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
     @field_validator(
         "schedule_stripe_reconcile",
         "schedule_ledger_expiry",
@@ -209,6 +219,10 @@ class Settings(BaseSettings):
         return bool(self.internal_api_token.get_secret_value().strip())
 
     @property
+    def api_jwt_enabled(self) -> bool:
+        return bool(self.api_jwt_issuer.strip())
+
+    @property
     def oidc_configured(self) -> bool:
         return bool(self.oidc_discovery_url and self.oidc_client_id)
 
@@ -247,11 +261,39 @@ class Settings(BaseSettings):
                 'turn the internal endpoints off); generate one with: python -c "import '
                 'secrets; print(secrets.token_urlsafe(32))"'
             )
+        self._check_api_jwt()
         if self.is_production and not (self.smtp_host or "").strip():
             raise SettingsError(
                 "SMTP_HOST is not set, and APP_ENV=production. Members could not receive "
                 "verification, password reset or email change links: set SMTP_HOST (and "
                 "SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD, MAIL_FROM) to your mail server."
+            )
+
+    def _check_api_jwt(self) -> None:
+        if not self.api_jwt_enabled:
+            return
+        secret = self.api_jwt_secret.get_secret_value()
+        jwks_url = self.api_jwt_jwks_url.strip()
+        if not self.api_jwt_audience.strip():
+            raise SettingsError(
+                "API_JWT_AUDIENCE is not set while API_JWT_ISSUER is: set it to the audience "
+                "(`aud`) the identity service puts in tokens meant for this API."
+            )
+        if not secret and not jwks_url:
+            raise SettingsError(
+                "API_JWT_ISSUER is set but neither API_JWT_SECRET or API_JWT_JWKS_URL is: give "
+                "the identity service's HS256 shared secret or its JWKS URL (or unset "
+                "API_JWT_ISSUER to turn API tokens off)."
+            )
+        if secret and jwks_url:
+            raise SettingsError(
+                "Give API_JWT_SECRET or API_JWT_JWKS_URL, not both: a token is verified with "
+                "one kind of key."
+            )
+        if secret and len(secret.encode()) < 32:
+            raise SettingsError(
+                "API_JWT_SECRET must be at least 32 bytes; ask the identity service for a "
+                "longer shared secret."
             )
 
 

@@ -29,6 +29,7 @@ from dashboard_app.db import build_engine  # noqa: E402
 from dashboard_app.domain.catalog import get_catalog  # noqa: E402
 from dashboard_app.domain.stripe_sync import sync_catalog  # noqa: E402
 from tests.support.databases import PostgresDatabases, SqliteDatabases  # noqa: E402
+from tests.support.jwt_issuer import JwtIssuer  # noqa: E402
 from tests.support.mail import MailCatcher  # noqa: E402
 from tests.support.oidc import OidcProvider  # noqa: E402
 from tests.support.servers import AppServer, PostgresServer, RedisServer  # noqa: E402
@@ -113,6 +114,23 @@ def api(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator:
     yield from serve_api(monkeypatch, db_url)
 
 
+@pytest.fixture
+def jwt_api(api, jwt_issuer: JwtIssuer):
+    """The `api` fixture, trusting tokens from the test issuer: tests/support/api_callers.py."""
+    from tests.support.api_callers import trust_issuer
+
+    return trust_issuer(api, jwt_issuer)
+
+
+@pytest.fixture(params=["api_key", "jwt"])
+def credential(request: pytest.FixtureRequest, jwt_api, engine: Engine, jwt_issuer: JwtIssuer):
+    """Run the test twice: callers with a personal API key, then with a JWT of a linked
+    subject. `credential(user_id, scope="read")` -> the bearer text."""
+    from tests.support.api_callers import credential_for
+
+    return credential_for(request.param, engine, jwt_issuer)
+
+
 # --- The app and the browser --------------------------------------------------------------------
 
 
@@ -130,6 +148,15 @@ def oidc_provider() -> Iterator[OidcProvider]:
     provider.start()
     yield provider
     provider.stop()
+
+
+@pytest.fixture(scope="session")
+def jwt_issuer() -> Iterator[JwtIssuer]:
+    """An identity service on loopback publishing a JWKS; the app trusts its API tokens."""
+    issuer = JwtIssuer()
+    issuer.start()
+    yield issuer
+    issuer.stop()
 
 
 @pytest.fixture(scope="session")
@@ -167,6 +194,7 @@ def app(
     databases: SqliteDatabases | PostgresDatabases,
     mail: MailCatcher,
     oidc_provider: OidcProvider,
+    jwt_issuer: JwtIssuer,
     request: pytest.FixtureRequest,
 ) -> Iterator[RunningApp]:
     """The app in production mode; on PostgreSQL runs, with Redis as Reflex's state manager."""
@@ -187,6 +215,10 @@ def app(
         "OIDC_CLIENT_ID": "dashboard-tests",
         "OIDC_CLIENT_SECRET": "dashboard-tests-secret",
         "OIDC_PROVIDER_NAME": "Test SSO",
+        # API bearer tokens from the test identity service (tests/support/jwt_issuer.py).
+        "API_JWT_ISSUER": jwt_issuer.issuer,
+        "API_JWT_AUDIENCE": jwt_issuer.audience,
+        "API_JWT_JWKS_URL": jwt_issuer.jwks_url,
         # Failed sign-ins are still slowed down, by milliseconds instead of seconds.
         "SIGN_IN_DELAY_BASE_SECONDS": "0.05",
         # Stripe: the app's own stand-in, which delivers its webhooks to the app.

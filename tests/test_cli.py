@@ -20,8 +20,14 @@ from tests.factories import create_member
 from tests.support.servers import PROJECT_ROOT
 
 
-def run_cli(db_url: str, data_dir, *args: str, app_env: str = "development"):
-    env = {**os.environ, "DATABASE_URL": db_url, "DATA_DIR": str(data_dir), "APP_ENV": app_env}
+def run_cli(db_url: str, data_dir, *args: str, app_env: str = "development", extra_env=None):
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "DATA_DIR": str(data_dir),
+        "APP_ENV": app_env,
+        **(extra_env or {}),
+    }
     return subprocess.run(
         [sys.executable, "-m", "dashboard_app", *args],
         cwd=PROJECT_ROOT,
@@ -236,3 +242,40 @@ def test_schedules_run_starts_a_job_on_demand_and_records_it(db_url, engine, tmp
     failed = run_cli(db_url, tmp_path, "schedules", "run", "stripe_reconcile")
     assert failed.returncode == 1
     assert "Stripe is not configured" in failed.stderr
+
+
+def test_link_api_subject_links_a_token_subject_to_a_member_by_email(
+    db_url, engine, tmp_path
+) -> None:
+    from dashboard_app.domain import api_access, audit
+
+    member = create_member(engine)
+    issuer = "https://partner-id.example"
+    # The configured issuer is the default; the operator names another with --issuer.
+    env = {"API_JWT_ISSUER": issuer, "API_JWT_AUDIENCE": "api", "API_JWT_SECRET": "k" * 32}
+    result = run_cli(
+        db_url, tmp_path, "link-api-subject", member.email, "partner-42", extra_env=env
+    )
+    other_issuer = run_cli(
+        db_url, tmp_path, "link-api-subject", member.email, "p-2", "--issuer", "https://x.example"
+    )
+    unknown = run_cli(
+        db_url, tmp_path, "link-api-subject", "nobody@example.com", "p-3", extra_env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"partner-42 at {issuer} now speaks for {member.email}" in result.stdout
+    assert other_issuer.returncode == 0, other_issuer.stderr
+    assert unknown.returncode == 1
+    assert "No member has the email nobody@example.com" in unknown.stderr
+    with session_scope(engine) as session:
+        assert api_access.member_for_subject(session, issuer, "partner-42") == member.id
+        assert api_access.member_for_subject(session, "https://x.example", "p-2") == member.id
+        actions = [e.action for e in audit.audit_trail(session=session, subject_user_id=member.id)]
+    assert actions.count("user.api_subject_linked") == 2
+
+
+def test_link_api_subject_needs_an_issuer(db_url, engine, tmp_path) -> None:
+    member = create_member(engine)
+    result = run_cli(db_url, tmp_path, "link-api-subject", member.email, "partner-42")
+    assert result.returncode == 1
+    assert "--issuer" in result.stderr

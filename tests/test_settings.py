@@ -146,3 +146,61 @@ def test_the_internal_token_is_off_when_empty_and_long_in_production(tmp_path) -
         make(tmp_path, internal_api_token="short", **production).check_start_up()
     make(tmp_path, internal_api_token="t" * 32, **production).check_start_up()
     make(tmp_path, **production).check_start_up()
+
+
+def test_api_tokens_are_off_without_an_issuer(tmp_path) -> None:
+    settings = make(tmp_path)
+    assert not settings.api_jwt_enabled
+    assert settings.api_jwt_leeway_seconds == 30
+    settings.check_start_up()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({}, "API_JWT_SECRET or API_JWT_JWKS_URL"),
+        (
+            {"api_jwt_secret": "k" * 32, "api_jwt_jwks_url": "https://id.example/jwks"},
+            "not both",
+        ),
+        ({"api_jwt_secret": "k" * 31}, "at least 32 bytes"),
+        ({"api_jwt_jwks_url": "https://id.example/jwks", "api_jwt_audience": ""}, "AUDIENCE"),
+    ],
+)
+def test_an_issuer_needs_one_key_source_a_long_secret_and_an_audience(
+    tmp_path, values, message: str
+) -> None:
+    settings = make(
+        tmp_path, api_jwt_issuer="https://id.example", **{"api_jwt_audience": "api", **values}
+    )
+    with pytest.raises(SettingsError, match=message):
+        settings.check_start_up()
+
+
+@pytest.mark.parametrize(
+    "values", [{"api_jwt_secret": "k" * 32}, {"api_jwt_jwks_url": "https://id.example/jwks"}]
+)
+def test_an_issuer_with_one_key_source_turns_api_tokens_on(tmp_path, values) -> None:
+    settings = make(tmp_path, api_jwt_issuer="https://id.example", api_jwt_audience="api", **values)
+    settings.check_start_up()
+    assert settings.api_jwt_enabled
+
+
+def test_server_start_up_stops_with_a_clear_message_for_a_short_token_secret(tmp_path) -> None:
+    env = {
+        **os.environ,
+        "DATA_DIR": str(tmp_path),
+        "API_JWT_ISSUER": "https://id.example",
+        "API_JWT_AUDIENCE": "api",
+        "API_JWT_SECRET": "too-short",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import rxconfig"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "Configuration error: API_JWT_SECRET must be at least 32 bytes" in result.stderr

@@ -49,6 +49,7 @@ from dashboard_app.domain.billing.orders import (
     OrdersPage,
     get_order,
     list_orders,
+    snapshot_is_fresh,
     stale_order_ids,
 )
 from dashboard_app.domain.billing.purchase import ensure_customer, portal_url, start_checkout
@@ -70,6 +71,7 @@ from dashboard_app.domain.billing.sync import (
     fulfil_checkout,
     refresh_all_stale_orders,
     refresh_order,
+    refresh_order_when_stale,
     refresh_stale_orders,
     sync_dispute,
     sync_invoice,
@@ -112,9 +114,11 @@ __all__ = [
     "price_plans",
     "products",
     "refresh_order",
+    "refresh_order_when_stale",
     "refresh_all_stale_orders",
     "refresh_stale_orders",
     "require_gateway",
+    "snapshot_is_fresh",
     "stale_order_ids",
     "stripe_errors",
     "start_checkout",

@@ -45,6 +45,21 @@ def get_order(*, session: Session, user_id: int, order_id: object) -> Order:
     return order
 
 
+def snapshot_is_fresh(order: Order, now: datetime | None = None) -> bool:
+    """Whether the order's snapshot was brought up to date from Stripe within the window."""
+    now = now or utcnow()
+    return order.refreshed_at is not None and order.refreshed_at >= now - ORDER_FRESHNESS
+
+
+def snapshot_is_due(order: Order, now: datetime | None = None) -> bool:
+    """One order as `stale_order_ids` judges them: its snapshot is older than the freshness
+    window (or was never refreshed), and a failed refresh's backoff has passed."""
+    now = now or utcnow()
+    return not snapshot_is_fresh(order, now) and (
+        order.refresh_after is None or order.refresh_after <= now
+    )
+
+
 def stale_order_ids(
     *,
     session: Session,

@@ -22,7 +22,13 @@ from dashboard_app.domain.billing.disputes import apply_dispute
 from dashboard_app.domain.billing.errors import translates_stripe_errors
 from dashboard_app.domain.billing.installation import installation_id
 from dashboard_app.domain.billing.limits import ORDER_REFRESHES, PAYMENT_LOOKUPS, limit_member
-from dashboard_app.domain.billing.orders import note_refresh_failed, stale_order_ids
+from dashboard_app.domain.billing.orders import (
+    get_order,
+    note_refresh_failed,
+    snapshot_is_due,
+    snapshot_is_fresh,
+    stale_order_ids,
+)
 from dashboard_app.domain.billing.refunds import apply_refund
 from dashboard_app.domain.billing.stripe_objects import (
     invoice_charge_id,
@@ -310,6 +316,32 @@ def refresh_stale_orders(
         message="Orders were checked with Stripe a moment ago.",
     )
     return _refresh_orders(engine=engine, gateway=gateway, catalog=catalog, order_ids=stale)[0]
+
+
+def refresh_order_when_stale(
+    *,
+    engine: Engine | None,
+    gateway: StripeGateway,
+    catalog: Catalog,
+    user_id: int,
+    order_id: object,
+) -> bool:
+    """Before one of the member's orders is shown (the API's order detail): bring it up to date
+    from Stripe when its snapshot is due. Another member's order is NotFound. Stripe out of
+    reach, or refusing, leaves the stored snapshot (the failure backs off as the scheduled
+    refresh's does). Returns whether the snapshot is fresh."""
+    with session_scope(engine) as session:
+        order = get_order(session=session, user_id=user_id, order_id=order_id)
+        assert order.id is not None
+        if snapshot_is_fresh(order):
+            return True
+        if not snapshot_is_due(order):  # a failed refresh is backing off
+            return False
+        known_id = order.id
+    refreshed, _ = _refresh_orders(
+        engine=engine, gateway=gateway, catalog=catalog, order_ids=[known_id]
+    )
+    return bool(refreshed)
 
 
 def refresh_all_stale_orders(

@@ -7,6 +7,7 @@ Routes depend on `read_caller` (any valid credential) or `write_caller` (one tha
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -15,8 +16,9 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dashboard_app.db import session_scope
-from dashboard_app.domain import api_keys, rate_limits
+from dashboard_app.domain import api_access, api_keys, rate_limits
 from dashboard_app.domain.rate_limits import RateLimited, Window, subject_key
+from dashboard_app.integrations import identity_tokens
 from dashboard_app.settings import get_settings
 from dashboard_app.web.api.v1.problems import ApiProblem, retry_after_seconds
 from dashboard_app.web.auth_cookie import session_policy
@@ -60,9 +62,91 @@ def _caller_from_key(token: str) -> Caller:
         )
 
 
+# Why a token was refused, in words a partner's developer can act on (TokenRejected.reason).
+_REFUSALS = {
+    "malformed": "it is not a well-formed JWT",
+    "algorithm_not_allowed": "its algorithm is not one this server accepts",
+    "unknown_key": "it names a signing key the issuer does not publish",
+    "keys_unavailable": "the issuer's signing keys could not be fetched; try again shortly",
+    "bad_signature": "its signature does not verify",
+    "expired": "it has expired",
+    "not_yet_valid": "it is not valid yet (nbf)",
+    "wrong_issuer": "it is from another issuer",
+    "wrong_audience": "it is meant for another audience",
+    "missing_iss": "it names no issuer (iss)",
+    "missing_aud": "it names no audience (aud)",
+    "missing_exp": "it has no expiry (exp)",
+    "missing_subject": "it names no subject (sub)",
+}
+
+
+@dataclass(frozen=True)
+class _TokenCaller(Caller):
+    """A JWT's caller: its calls are counted per (issuer, subject), not per member."""
+
+    token_subject: str = ""
+
+    @property
+    def limit_subject(self) -> str:
+        return f"jwt:{self.token_subject}"
+
+
+@functools.lru_cache(maxsize=4)
+def _verifier_for(
+    issuer: str, audience: str, secret: str, jwks_url: str, leeway: int
+) -> identity_tokens.IdentityTokenVerifier:
+    # One per configuration, kept for the process: it holds the issuer's cached JWKS.
+    return identity_tokens.IdentityTokenVerifier(
+        issuer=issuer,
+        audience=audience,
+        secret=secret or None,
+        jwks_url=jwks_url or None,
+        leeway_seconds=leeway,
+    )
+
+
+def _token_verifier() -> identity_tokens.IdentityTokenVerifier | None:
+    settings = get_settings()
+    if not settings.api_jwt_enabled:
+        return None
+    return _verifier_for(
+        settings.api_jwt_issuer.strip(),
+        settings.api_jwt_audience.strip(),
+        settings.api_jwt_secret.get_secret_value(),
+        settings.api_jwt_jwks_url.strip(),
+        settings.api_jwt_leeway_seconds,
+    )
+
+
+def _token_scope(claim: object) -> Literal["read", "read-write"]:
+    """`scope` is space-separated (RFC 8693) or a list; "write" among them grants writes."""
+    scopes = claim.split() if isinstance(claim, str) else claim if isinstance(claim, list) else []
+    return READ_WRITE if "write" in scopes else READ
+
+
 def _caller_from_jwt(token: str) -> Caller:
     """A bearer that is not an API key: a JWT from the identity service."""
-    raise unauthorised("JWT bearer tokens are not accepted on this server.")
+    verifier = _token_verifier()
+    if verifier is None:
+        raise unauthorised("JWT bearer tokens are not accepted on this server.")
+    try:
+        verified = verifier.verify(token)
+    except identity_tokens.TokenRejected as rejected:
+        reason = _REFUSALS.get(rejected.reason, "it does not verify")
+        raise unauthorised(f"The bearer token was refused: {reason}.") from None
+    with session_scope() as session:
+        user_id = api_access.member_for_subject(session, verified.issuer, verified.subject)
+    if user_id is None:
+        raise unauthorised(
+            "The token's subject is not linked to an active member of this server: sign in "
+            "once with single sign-on, or ask an operator to link it."
+        )
+    return _TokenCaller(
+        user_id=user_id,
+        scope=_token_scope(verified.claims.get("scope")),
+        via="jwt",
+        token_subject=f"{verified.issuer} {verified.subject}",
+    )
 
 
 def _caller(credentials: HTTPAuthorizationCredentials | None) -> Caller:
