@@ -147,6 +147,11 @@ class Settings(BaseSettings):
     # X-Internal-Token header must carry this token; empty turns the endpoints off (404).
     internal_api_token: SecretStr = SecretStr("")
 
+    # The REST API (/api/v1): calls per key (or per member for a JWT) per minute; writes
+    # (POST, PATCH, DELETE) are counted on their own, against the lower limit.
+    api_rate_per_minute: int = Field(default=120, gt=0)
+    api_write_rate_per_minute: int = Field(default=30, gt=0)
+
     @field_validator(
         "schedule_stripe_reconcile",
         "schedule_ledger_expiry",

@@ -105,6 +105,14 @@ def engine(db_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator:
+    """The REST API (/api/v1) in this process, on this test's database: tests/support/api.py."""
+    from tests.support.api import serve_api
+
+    yield from serve_api(monkeypatch, db_url)
+
+
 # --- The app and the browser --------------------------------------------------------------------
 
 

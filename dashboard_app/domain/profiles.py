@@ -12,7 +12,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 from sqlmodel import Session, col, delete, select
 
-from dashboard_app.domain import accounts, audit, erasure
+from dashboard_app.domain import accounts, api_keys, audit, erasure
 from dashboard_app.domain.audit import record_audit
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import DomainError, InvalidInput
@@ -268,6 +268,7 @@ def delete_account(
     session.exec(delete(OAuthIdentity).where(col(OAuthIdentity.user_id) == user.id))
     session.exec(delete(AuthToken).where(col(AuthToken.user_id) == user.id))
     accounts.end_sessions(session=session, user_id=user.id, reason="account_deleted")
+    api_keys.revoke_all(session=session, user_id=user.id)
     erasure.redact_stripe_events(
         session=session,
         stripe_customer_id=user.stripe_customer_id,

@@ -12,6 +12,7 @@ MEMBER_COLUMN = {
     "users": "id",
     "profiles": "user_id",
     "oauth_identities": "user_id",
+    "api_keys": "user_id",
     "credit_accounts": "user_id",
     "credit_entries": "user_id",
     "credit_lots": "user_id",

@@ -1,6 +1,7 @@
 """Every SQLModel table of the product, imported here so `SQLModel.metadata` knows them all."""
 
 from dashboard_app.models.admin import OperatorCheck
+from dashboard_app.models.api_keys import ApiKey
 from dashboard_app.models.audit import AuditEntry, MemberKey
 from dashboard_app.models.billing import Installation, Order, StripeEvent
 from dashboard_app.models.credits import (
@@ -24,6 +25,7 @@ from dashboard_app.models.users import (
 )
 
 __all__ = [
+    "ApiKey",
     "Asset",
     "AssetTag",
     "AuditEntry",

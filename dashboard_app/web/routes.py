@@ -46,6 +46,7 @@ API_STRIPE_WEBHOOK = "/api/stripe/webhook"
 API_FILES = "/files"
 API_ADMIN_AUDIT_CSV = "/api/admin/audit.csv"
 API_INTERNAL_SYNC_STRIPE = "/internal/sync/stripe"
+API_V1 = "/api/v1"  # the REST API (web/api/v1), its document at /api/v1/openapi.json
 # Test runs only (APP_ENV=test).
 API_TEST_TAB_STATEMENTS = "/api/test/tab-statements"
 

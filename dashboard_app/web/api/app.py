@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, links, profiles
@@ -54,6 +54,7 @@ from dashboard_app.web.api.common import (
 from dashboard_app.web.api.files import serve_file
 from dashboard_app.web.api.mails import password_reset_mail, verification_mail
 from dashboard_app.web.api.stripe_webhook import stripe_webhook
+from dashboard_app.web.api.v1.app import build_v1
 from dashboard_app.web.auth_cookie import session_policy
 
 
@@ -364,6 +365,7 @@ def build_api() -> Starlette:
             Route(routes.API_FILES + "/{token}", serve_file, methods=["GET"]),
             Route(routes.API_ADMIN_AUDIT_CSV, admin_export.audit_csv, methods=["GET"]),
             Route(routes.API_INTERNAL_SYNC_STRIPE, internal.sync_stripe, methods=["POST"]),
+            Mount(routes.API_V1, app=build_v1()),
         ],
         # Every log line of a request carries its id (returned in X-Request-ID).
         middleware=[Middleware(RequestIdMiddleware)],

@@ -1,0 +1,73 @@
+"""The REST API v1 as one FastAPI app, mounted at /api/v1 by web/api/app.py:build_api. Its
+OpenAPI document is /api/v1/openapi.json and the interactive docs /api/v1/docs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from dashboard_app.web.api.v1 import account, problems
+
+TITLE = "Dashboard API"
+VERSION = "1.0.0"
+DESCRIPTION = """\
+The member dashboard's REST API: your account, credits, generations and library.
+
+**Authentication.** Send `Authorization: Bearer <key>` with a personal API key made on your
+profile page (it starts `dk_` and is shown once). A *read* key may only read; a *read-write*
+key may also create, change and delete. The API never uses the browser's sign-in cookie.
+
+**Errors** are RFC 9457 problem details (`application/problem+json`): `type`, `title`,
+`status`, `detail`, `instance`, and `errors` (one per field) when fields were wrong.
+
+**Paging.** Lists answer `{items, next_cursor}`, newest first; pass `next_cursor` back as
+`cursor` for the next page (null on the last). `limit` is 1 to 100 (default 20).
+
+**Limits.** Calls are counted per key per minute, writes on their own with a lower limit;
+past a limit the answer is `429` with `Retry-After` (seconds).
+"""
+
+ROUTERS = (account.router,)
+
+
+def _problems_as_problem_json(document: dict[str, Any]) -> None:
+    """FastAPI documents a response model as application/json; error answers are
+    application/problem+json, so the document says that."""
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if str(status)[0] in "45" and "application/json" in content:
+                    content[problems.PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+
+
+def build_v1() -> FastAPI:
+    app = FastAPI(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    problems.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                servers=app.servers,
+            )
+            _problems_as_problem_json(document)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
