@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from dashboard_app.web.api.v1 import account, problems
+from dashboard_app.web.api.v1 import account, files, generations, library, problems
 
 TITLE = "Dashboard API"
 VERSION = "1.0.0"
@@ -29,7 +29,7 @@ key may also create, change and delete. The API never uses the browser's sign-in
 past a limit the answer is `429` with `Retry-After` (seconds).
 """
 
-ROUTERS = (account.router,)
+ROUTERS = (account.router, generations.router, library.router, files.router)
 
 
 def _problems_as_problem_json(document: dict[str, Any]) -> None:
