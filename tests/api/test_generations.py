@@ -18,6 +18,7 @@ from dashboard_app.models import Asset, CreditReservation, Generation, Variant
 from dashboard_app.settings import get_settings
 from tests.api.helpers import v1  # noqa: F401
 from tests.factories import count_rows, create_member, delivered_result
+from tests.support.api import make_api_key
 
 CATALOG = get_catalog()
 BODY = {
@@ -337,3 +338,20 @@ def test_another_members_generation_and_variants_are_404_and_nothing_changes(
     with session_scope(engine) as session:
         assert session.get(Generation, queued_id).status == "queued"
         assert session.get(Variant, variant_id).revision == 0
+
+
+def test_a_read_only_key_reads_but_may_not_create_cancel_or_regenerate(api, engine) -> None:
+    member = create_member(engine, credits_granted=100).id
+    generation_id, variant_id, _ = stored_result(engine, member)
+    key = make_api_key(engine, member, scope="read")
+    assert api.get(f"/generations/{generation_id}", key=key).status_code == 200
+    for response in (
+        api.post("/generations", json=BODY, headers={"Idempotency-Key": "ro-1"}, key=key),
+        api.post(f"/generations/{generation_id}/cancel", key=key),
+        api.post(
+            f"/generations/{generation_id}/regenerate", json={"variant_id": variant_id}, key=key
+        ),
+    ):
+        assert_problem(response, 403)
+    assert count_rows(engine, Generation, Generation.user_id == member) == 1
+    assert balances(engine, member).reserved == 0

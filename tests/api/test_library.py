@@ -14,6 +14,7 @@ from dashboard_app.models import Asset, UsageEntry
 from tests.api.helpers import v1  # noqa: F401
 from tests.api.test_generations import MEDIA, assert_problem, stored_result
 from tests.factories import count_rows, create_member, delivered_result
+from tests.support.api import make_api_key
 
 
 def exports(engine, member: int) -> int:
@@ -216,3 +217,20 @@ def test_another_members_library_ids_are_404_and_nothing_changes(v1, engine, ite
         assert (asset.title, asset.deleted_at) == ("Stored reel", None)
     assert titles(v1, owner) == ["Stored reel"]
     assert exports(engine, owner) == exports(engine, stranger) == 0
+
+
+def test_a_read_only_key_lists_and_downloads_but_may_not_change_the_library(api, engine) -> None:
+    member = create_member(engine).id
+    _, variant_id, asset_id = stored_result(engine, member, saved=True)
+    key = make_api_key(engine, member, scope="read")
+    assert api.get("/library", key=key).json()["items"][0]["id"] == asset_id
+    assert api.get(f"/library/{asset_id}/download", key=key).status_code == 200
+    for response in (
+        api.post("/library", json={"variant_id": variant_id}, key=key),
+        api.patch(f"/library/{asset_id}", json={"title": "Renamed"}, key=key),
+        api.delete(f"/library/{asset_id}", key=key),
+    ):
+        assert_problem(response, 403)
+    with session_scope(engine) as session:
+        asset = session.get(Asset, asset_id)
+        assert (asset.title, asset.deleted_at) == ("Stored reel", None)
