@@ -49,3 +49,10 @@ class MediaLinks:
 def download_link(viewer_id: int, grant: downloads.FileGrant) -> str:
     """A one-off link that downloads the file (an attachment) rather than showing it."""
     return file_link(storage=_storage(), viewer_id=viewer_id, grant=grant, download=True)
+
+
+def api_file_link(viewer_id: int, grant: downloads.FileGrant, *, download: bool = False) -> str:
+    """A link for an API caller: needs no session cookie (see web/api/files.py)."""
+    return file_link(
+        storage=_storage(), viewer_id=viewer_id, grant=grant, download=download, for_api=True
+    )

@@ -164,3 +164,23 @@ def test_a_bad_name_or_scope_is_refused_and_nothing_is_made(engine, name, scope,
         make(engine, member.id, name=name, scope=scope)
     assert refused.value.field == field
     assert stored(engine, member.id) == []
+
+
+def test_racing_requests_cannot_pass_twenty_live_keys(engine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    member = create_member(engine)
+    for number in range(api_keys.MAX_LIVE_KEYS - 2):
+        make(engine, member.id, name=f"key {number}")
+
+    def attempt(number: int) -> bool:
+        try:
+            make(engine, member.id, name=f"racer {number}")
+        except InvalidInput:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        made = list(pool.map(attempt, range(6)))
+    assert made.count(True) == 2
+    assert len(stored(engine, member.id)) == api_keys.MAX_LIVE_KEYS

@@ -4,6 +4,7 @@ A's is on B's screen or in any websocket frame B's pages receive."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import httpx
@@ -164,6 +165,12 @@ def visit_every_page_as_alice(page: Page, alice: Alice) -> None:
         elif path == "/profile":
             expect(page.locator("#wallet_address")).to_have_value(WALLET)
             expect(page.get_by_test_id("session-row")).to_have_count(2)
+            # A key made in this tab: its secret, shown once, sits in the tab's state.
+            page.fill("#api_key_name", "Alice Robot Key")
+            page.get_by_role("button", name="Create key").click()
+            expect(page.get_by_test_id("new-api-key")).to_have_value(re.compile("^dk_"))
+            secret = page.get_by_test_id("new-api-key").input_value()
+            alice.private.extend([secret, secret[:15], "Alice Robot Key"])
         elif path == "/admin":
             expect(page.get_by_test_id("figure-row").first).to_be_visible()
         elif path == "/admin/members":
@@ -201,6 +208,8 @@ def visit_every_page_as_bob(page: Page, alice: Alice, bob: User) -> None:
         elif path == "/profile":
             expect(page.get_by_test_id("profile-email")).to_have_text(bob.email)
             expect(page.get_by_test_id("session-row")).to_have_count(1)
+            expect(page.get_by_text("You have no API keys.")).to_be_visible()
+            expect(page.get_by_test_id("new-api-key")).to_have_count(0)
         elif path.startswith("/admin"):
             expect_path(page, "/")  # not an admin: sent away
             expect(page.get_by_test_id("balance-available")).to_have_text(str(BOB_CREDITS))

@@ -238,3 +238,88 @@ def test_writes_have_their_own_lower_limit(api, engine) -> None:
     assert int(response.headers["retry-after"]) >= 1
     assert profile_of(engine, member.id).display_name == "Two"
     assert api.get("/profile", key=secret).status_code == 200  # reads are counted apart
+
+
+def test_answers_are_never_stored_by_caches(api, engine) -> None:
+    secret = make_api_key(engine, create_member(engine).id)
+    for response in (api.get("/me", key=secret), api.get("/me"), api.get("/profile", key=secret)):
+        assert response.headers["cache-control"] == "no-store"
+
+
+def test_the_document_states_the_profile_rules_the_server_applies(api) -> None:
+    import re
+
+    from dashboard_app.domain.catalog import get_catalog
+
+    document = api.get("/openapi.json").json()
+    fields = document["components"]["schemas"]["ProfilePatch"]["properties"]
+    assert fields["display_name"]["maxLength"] == 80
+    assert fields["address_city"]["maxLength"] == 100
+    assert fields["theme"]["enum"] == ["system", "light", "dark"]
+    assert set(fields["default_platform"]["enum"]) == {"", *get_catalog().platforms}
+    wallet = re.compile(fields["wallet_address"]["pattern"])
+    assert wallet.search("0x" + "ab" * 20) and wallet.search("") and not wallet.search("0x12")
+    country = re.compile(fields["address_country"]["pattern"])
+    assert country.search("fr") and not country.search("FRA")
+    text = re.compile(fields["address_city"]["pattern"])
+    assert text.search("Lyon") and not text.search("Ly\x1fon")
+    assert all("default" not in field for field in fields.values())
+
+
+def test_media_links_of_me_work_without_a_cookie_for_their_member_only(
+    api, engine, tmp_path
+) -> None:
+    from urllib.parse import urlsplit
+
+    from dashboard_app.models import Asset
+    from dashboard_app.settings import get_settings
+
+    api.configure(DATA_DIR=str(tmp_path))
+    member = create_member(engine)
+    _, _, asset_id = delivered_result(engine, member.id, title="Reel with a file")
+    with session_scope(engine) as session:
+        key = session.get(Asset, asset_id).storage_key
+    path = get_settings().private_storage / "media" / key
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"the reel's bytes")
+    secret = make_api_key(engine, member.id)
+    [recent] = api.get("/me", key=secret).json()["recent_generations"]
+    link = urlsplit(recent["links"]["media"]).path
+    fetched = api.get(link, raw=True)  # no cookie, no key: the signed link is enough
+    assert fetched.status_code == 200 and fetched.content == b"the reel's bytes"
+    # A page's link (for the browser) still needs the member's cookie.
+    from dashboard_app.web.media import MediaLinks
+
+    with session_scope(engine) as session:
+        page_link = MediaLinks(member.id).link(session.get(Asset, asset_id), "media")
+    assert api.get(page_link, raw=True).status_code == 404
+    # Once the member is suspended, their API links stop working too.
+    with session_scope(engine) as session:
+        user = accounts.get_user(session=session, user_id=member.id)
+        accounts.suspend_member(session=session, user=user, reason="abuse", actor_user_id=None)
+    assert api.get(link, raw=True).status_code == 404
+
+
+def test_an_api_file_link_naming_another_members_file_is_404(api, engine, tmp_path) -> None:
+    from itsdangerous import URLSafeTimedSerializer
+
+    from dashboard_app.models import Asset
+    from dashboard_app.settings import get_settings
+
+    api.configure(DATA_DIR=str(tmp_path))
+    owner, other = create_member(engine), create_member(engine)
+    _, _, asset_id = delivered_result(engine, owner.id, title="Owner's reel")
+    with session_scope(engine) as session:
+        key = session.get(Asset, asset_id).storage_key
+    path = get_settings().private_storage / "media" / key
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"owner's bytes")
+    serializer = URLSafeTimedSerializer(get_settings().resolved_secret_key(), salt="api-file-link")
+
+    def link(viewer: int) -> str:
+        token = serializer.dumps({"a": asset_id, "p": "media", "u": viewer, "d": False})
+        return f"/files/{token}"
+
+    assert api.get(link(owner.id), raw=True).status_code == 200  # the control
+    for viewer in (other.id, 999_999, "1"):
+        assert api.get(link(viewer), raw=True).status_code == 404

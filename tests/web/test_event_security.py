@@ -17,10 +17,11 @@ from sqlmodel import select
 
 import dashboard_app.dashboard_app  # noqa: F401  (registers every page state)
 from dashboard_app.db import session_scope
-from dashboard_app.domain import credits, profiles
+from dashboard_app.domain import api_keys, credits, profiles
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.generation import drafts, library
 from dashboard_app.models import (
+    ApiKey,
     Asset,
     AuditEntry,
     CreditEntry,
@@ -75,6 +76,7 @@ class World:
     private: list[str]
     event_id: int = 0  # a Stripe event about her payment
     job_id: int = 0  # a failed generation of hers
+    api_key_id: int = 0  # a personal API key of hers
     attacker_new_email: str = field(default_factory=lambda: unique_email("moved"))
 
 
@@ -176,6 +178,12 @@ RECIPES: dict[str, Recipe] = {
         lambda world: {"form": {"new_email": world.attacker_new_email}}, page("/profile")
     ),
     "ProfileState.end_other_sessions": Recipe(path=page("/profile")),
+    "ProfileState.create_api_key": Recipe(
+        lambda world: {"form": {"name": "Attacker key", "scope": "read-write"}}, page("/profile")
+    ),
+    "ProfileState.revoke_api_key": Recipe(
+        lambda world: {"key_id": world.api_key_id}, page("/profile")
+    ),
     **{
         f"{state}.{handler}": recipe
         for state, where in (
@@ -434,7 +442,12 @@ def make_world(app) -> World:
             catalog=get_catalog(),
             topic="Victoria's unannounced product launch",
         )
+    with session_scope(app.engine) as session:
+        victim_key = api_keys.create_api_key(
+            session=session, user_id=victim.id, name="Victoria's deploy key", scope="read-write"
+        ).key
     return World(
+        api_key_id=victim_key.id,
         victim=victim,
         order_id=order_id,
         checkout_id=checkout_id,
@@ -447,6 +460,8 @@ def make_world(app) -> World:
         private=[
             "Victoria's confidential reel",
             "unannounced product launch",
+            "Victoria's deploy key",
+            api_keys.display_prefix(victim_key),
             victim.email,
             "Victoria Target",
             "Hidden Lane",
@@ -522,6 +537,11 @@ def snapshot(engine, user_id: int) -> dict[str, object]:
                 for d in session.exec(select(Draft).where(Draft.user_id == user_id))
             ],
             "usage": session.exec(select(UsageEntry.id).where(UsageEntry.user_id == user_id)).all(),
+            "api_keys": session.exec(
+                select(ApiKey.id, ApiKey.revoked_at, ApiKey.last_used_at).where(
+                    ApiKey.user_id == user_id
+                )
+            ).all(),
         }
 
 
@@ -568,6 +588,10 @@ def test_every_handler_called_by_a_member_touches_only_their_own_account(app, wo
     with session_scope(app.engine) as session:
         assert session.get(Profile, attacker.id).display_name == "Hacked"
         assert session.get(User, attacker.id).stripe_customer_id is not None  # `buy` ran
+        # create_api_key ran for the attacker (revoke_api_key, given her key, did nothing).
+        assert [
+            key.name for key in api_keys.list_api_keys(session=session, user_id=attacker.id)
+        ] == ["Attacker key"]
         assert session.get(User, attacker.id).password_hash != attacker.password_hash
     sent = replies.sent_vars()
     assert sent[f"{HistoryState.get_full_name()}.filter_label_rx_state_"] == "Purchase"

@@ -15,12 +15,13 @@ from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, profiles
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.dashboard import member_overview
-from dashboard_app.domain.generation import library
-from dashboard_app.models import Profile, User
+from dashboard_app.domain.generation import downloads, library
+from dashboard_app.models import Asset, Profile, User
+from dashboard_app.models.users import THEMES
 from dashboard_app.web.api.common import absolute_url, client_ip
 from dashboard_app.web.api.v1.auth import ReadCaller, WriteCaller
 from dashboard_app.web.api.v1.problems import PROBLEM_RESPONSES
-from dashboard_app.web.media import MediaLinks
+from dashboard_app.web.media import api_file_link
 
 router = APIRouter(tags=["account"], responses=PROBLEM_RESPONSES)
 RECENT_GENERATIONS = 8
@@ -34,7 +35,8 @@ class BalancesOut(BaseModel):
 
 
 class MediaOut(BaseModel):
-    """Expiring links to a result's files (null when the result has no such file)."""
+    """Expiring links (FILE_LINK_SECONDS) to a result's files, usable without credentials:
+    fetch them soon, do not store them (null when the result has no such file)."""
 
     media: str | None = None
     poster: str | None = None
@@ -61,15 +63,17 @@ class MeOut(BaseModel):
     recent_generations: list[RecentGenerationOut]
 
 
-def _absolute(link: str) -> str | None:
-    if not link:
+def _link(user_id: int, asset: Asset, part: str) -> str | None:
+    """An expiring link to a part of the caller's result that works without a cookie."""
+    grant = downloads.grant_for(asset, part)
+    if grant is None:
         return None
+    link = api_file_link(user_id, grant)
     return absolute_url(link) if link.startswith("/") else link
 
 
 @router.get("/me", response_model=MeOut, summary="The caller's account summary")
 def get_me(caller: ReadCaller) -> MeOut:
-    media = MediaLinks(caller.user_id)
     with session_scope() as session:
         user = accounts.get_user(session=session, user_id=caller.user_id)
         overview = member_overview(session=session, user_id=caller.user_id, catalog=get_catalog())
@@ -98,9 +102,9 @@ def get_me(caller: ReadCaller) -> MeOut:
                     created_at=asset.created_at,
                     saved=asset.saved_at is not None,
                     links=MediaOut(
-                        media=_absolute(media.link(asset, "media")),
-                        poster=_absolute(media.link(asset, "poster")),
-                        thumbnail=_absolute(media.link(asset, "thumbnail")),
+                        media=_link(caller.user_id, asset, "media"),
+                        poster=_link(caller.user_id, asset, "poster"),
+                        thumbnail=_link(caller.user_id, asset, "thumbnail"),
                     ),
                 )
                 for asset in recent
@@ -129,20 +133,49 @@ def _no_defaults(schema: dict[str, Any]) -> None:
         field.pop("default", None)
 
 
+NO_CONTROL_CHARACTERS = r"^[^\u0000-\u001f]*$"
+PLATFORM_CODES = ["", *get_catalog().platforms]
+
+
+def _rule(**documented: object) -> Any:
+    """A field whose rules the document states and the domain applies (profiles._clean): the
+    server answers a break with the page's own message (a 400 naming the field), so the model
+    checks only the type and an outer bound."""
+    return Field(default="", max_length=1000, json_schema_extra=documented)
+
+
 class ProfilePatch(BaseModel):
     """Only the fields sent change; the others keep their values."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_no_defaults)
 
-    display_name: str = Field(default="", max_length=1000)
-    address_line1: str = Field(default="", max_length=1000)
-    address_line2: str = Field(default="", max_length=1000)
-    address_city: str = Field(default="", max_length=1000)
-    address_postal_code: str = Field(default="", max_length=1000)
-    address_country: str = Field(default="", max_length=1000)
-    wallet_address: str = Field(default="", max_length=1000)
-    theme: str = Field(default="", max_length=1000)
-    default_platform: str = Field(default="", max_length=1000)
+    display_name: str = _rule(
+        maxLength=profiles.TEXT_LIMITS["display_name"], pattern=NO_CONTROL_CHARACTERS
+    )
+    address_line1: str = _rule(
+        maxLength=profiles.TEXT_LIMITS["address_line1"], pattern=NO_CONTROL_CHARACTERS
+    )
+    address_line2: str = _rule(
+        maxLength=profiles.TEXT_LIMITS["address_line2"], pattern=NO_CONTROL_CHARACTERS
+    )
+    address_city: str = _rule(
+        maxLength=profiles.TEXT_LIMITS["address_city"], pattern=NO_CONTROL_CHARACTERS
+    )
+    address_postal_code: str = _rule(
+        pattern=f"^$|{profiles.POSTAL_PATTERN.pattern}",
+        description="3 to 20 letters, digits, spaces or dashes; empty for none.",
+    )
+    address_country: str = _rule(
+        pattern="^([A-Za-z]{2})?$", description="Two-letter country code; empty for none."
+    )
+    wallet_address: str = _rule(
+        pattern=f"^$|{profiles.WALLET_PATTERN.pattern}",
+        description="0x and 40 hexadecimal characters; empty for none.",
+    )
+    theme: str = _rule(enum=list(THEMES))
+    default_platform: str = _rule(
+        enum=PLATFORM_CODES, description="A platform code of the catalog; empty for none."
+    )
     email_notifications: bool = True
 
 

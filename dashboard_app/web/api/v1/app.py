@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboard_app.web.api.v1 import account, files, generations, library, problems
 
@@ -43,6 +44,22 @@ def _problems_as_problem_json(document: dict[str, Any]) -> None:
                     content[problems.PROBLEM_MEDIA_TYPE] = content.pop("application/json")
 
 
+class NoStore:
+    """Every answer carries a member's own data (or says who is refused): no cache keeps it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k != b"cache-control"]
+                message["headers"] = [*headers, (b"cache-control", b"no-store")]
+            await send(message)
+
+        await self.app(scope, receive, with_header if scope["type"] == "http" else send)
+
+
 def build_v1() -> FastAPI:
     app = FastAPI(
         title=TITLE,
@@ -53,6 +70,7 @@ def build_v1() -> FastAPI:
         redoc_url=None,
     )
     problems.install(app)
+    app.add_middleware(NoStore)
     for router in ROUTERS:
         app.include_router(router)
 
