@@ -117,11 +117,24 @@ def test_a_member_with_a_key_creates_polls_saves_and_downloads_with_curl(app, tm
     with av.open(str(saved)) as container:
         assert container.streams.video[0].codec_context.height == REEL_HEIGHT
 
-    # The link is the member's own: without the key it is refused.
-    refused = subprocess.run(
-        ["curl", "--silent", "--output", "/dev/null", "--write-out", "%{http_code}", link["url"]],
+    # The link is the permission while it lasts (as a bucket's presigned URL): curl without
+    # the key downloads the same bytes; a link with its signature changed is refused.
+    plain = subprocess.run(
+        ["curl", "--silent", "--fail", link["url"]], capture_output=True, timeout=60
+    )
+    assert plain.returncode == 0 and plain.stdout == data
+    tampered = subprocess.run(
+        [
+            "curl",
+            "--silent",
+            "--output",
+            "/dev/null",
+            "--write-out",
+            "%{http_code}",
+            link["url"][:-3] + "abc",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert refused.stdout == "401"
+    assert tampered.stdout == "404"

@@ -74,7 +74,7 @@ class LibraryEdit(BaseModel):
 
 
 class DownloadLink(BaseModel):
-    url: str = Field(description="Fetch it with the same credentials, before it expires")
+    url: str = Field(description="Fetch it before it expires (it needs no credentials)")
     expires_at: datetime
     filename: str
     content_type: str
