@@ -25,6 +25,7 @@ MAX_TAG = 40
 MAX_SEARCH_WORDS = 8
 TAG_PATTERN = re.compile(r"^[\w][\w -]*$")
 NOT_FOUND = "No such file"
+KEEP = object()  # an edit's field left as it is
 
 
 @dataclass(frozen=True)
@@ -212,12 +213,15 @@ def edit_asset(
     session: Session,
     user_id: int,
     asset_id: object,
-    title: object = None,
-    tags: object = None,
+    title: object = KEEP,
+    tags: object = KEEP,
     now: datetime | None = None,
 ) -> Asset:
-    """Rename a saved result and set its tags; invalid input changes nothing."""
+    """Rename a saved result and set its tags (either left out stays as it is); invalid input
+    changes nothing."""
     asset = owned_asset(session=session, user_id=user_id, asset_id=asset_id, lock=True)
+    title = asset.title if title is KEEP else title
+    tags = list(asset.tags or []) if tags is KEEP else tags
     if not isinstance(title, str) or not " ".join(title.split()):
         raise InvalidInput("Give it a title", field="title")
     name = " ".join(title.split())

@@ -14,7 +14,9 @@ from sqlmodel import Session, select
 
 from dashboard_app.domain import credits, plans
 from dashboard_app.domain.catalog import Catalog, Limits
+from dashboard_app.domain.errors import DomainError
 from dashboard_app.domain.generation.options import (
+    GenerationRequest,
     check_count,
     check_idempotency_key,
     check_preset,
@@ -39,6 +41,10 @@ def workflow_id(generation: Generation) -> str:
     if generation.attempt == 1:
         return f"generation-{generation.id}"
     return f"generation-{generation.id}-attempt-{generation.attempt}"
+
+
+class KeyReused(DomainError):
+    """The idempotency key already made a generation from a different request."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +88,26 @@ def quote(
     )
 
 
-def _existing(session: Session, key: str) -> Generation | None:
-    return session.exec(select(Generation).where(Generation.idempotency_key == key)).first()
+def _existing(session: Session, key: str, request: GenerationRequest) -> Generation | None:
+    """The generation this key already made, which must have been made from this request."""
+    found = session.exec(select(Generation).where(Generation.idempotency_key == key)).first()
+    if found is not None and (
+        found.title,
+        found.prompt,
+        found.platform,
+        found.preset,
+        found.format,
+        found.variant_count,
+    ) != (
+        request.title,
+        request.topic,
+        request.platform,
+        request.preset,
+        request.format,
+        request.variants,
+    ):
+        raise KeyReused("This idempotency key was already used for another request", field="key")
+    return found
 
 
 def submit_generation(
@@ -101,8 +125,8 @@ def submit_generation(
     draft_id: int | None = None,
     now: datetime | None = None,
 ) -> Submitted:
-    """Create the job, or raise (InvalidInput, LimitReached, InsufficientCredits) having changed
-    nothing the caller's rollback does not undo."""
+    """Create the job, or raise (InvalidInput, KeyReused, LimitReached, InsufficientCredits)
+    having changed nothing the caller's rollback does not undo."""
     now = now or utcnow()
     key = f"{user_id}:{check_idempotency_key(idempotency_key)}"
     request = read_request(
@@ -114,14 +138,14 @@ def submit_generation(
         format=format,
         variants=variants,
     )
-    existing = _existing(session, key)
+    existing = _existing(session, key, request)
     if existing is not None:
         return Submitted(generation=existing, created=False)
     limits = plans.member_limits(session=session, user_id=user_id, catalog=catalog, now=now)
     plans.check_monthly_pool(session=session, user_id=user_id, limits=limits, now=now)
     plans.take_job_slot(session=session, user_id=user_id, limits=limits, now=now)
     # Under the member's lock now: a racing submit with the same key may have just committed.
-    existing = _existing(session, key)
+    existing = _existing(session, key, request)
     if existing is not None:
         return Submitted(generation=existing, created=False)
 

@@ -188,6 +188,26 @@ def test_edit_and_soft_delete(engine) -> None:
     assert count_rows(engine, Asset, Asset.id == asset_id) == 1  # soft: the row stays
 
 
+def test_an_edit_may_change_only_the_title_or_only_the_tags(engine) -> None:
+    member = create_member(engine).id
+    _, asset_id = delivered(engine, member, title="Old title", n=1)
+    with session_scope(engine) as session:
+        library.edit_asset(
+            session=session, user_id=member, asset_id=asset_id, title="Kept", tags=["a", "b"]
+        )
+    with session_scope(engine) as session:
+        asset = library.edit_asset(session=session, user_id=member, asset_id=asset_id, tags=["c"])
+    assert (asset.title, asset.tags) == ("Kept", ["c"])
+    with session_scope(engine) as session:
+        asset = library.edit_asset(session=session, user_id=member, asset_id=asset_id, title="New")
+    assert (asset.title, asset.tags) == ("New", ["c"])
+    assert titles(listing(engine, member, tag="c")) == ["New"]
+    assert titles(listing(engine, member, search="new")) == ["New"]
+    for bad in ({"title": None}, {"tags": None}, {"title": " "}):
+        with session_scope(engine) as session, pytest.raises(InvalidInput):
+            library.edit_asset(session=session, user_id=member, asset_id=asset_id, **bad)
+
+
 def test_another_members_assets_are_not_found(engine) -> None:
     member = create_member(engine).id
     stranger = create_member(engine).id

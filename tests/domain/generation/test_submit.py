@@ -92,6 +92,34 @@ def test_the_same_key_twice_gives_the_same_job_and_holds_once(engine) -> None:
         assert credits.get_balances(session=session, user_id=member).reserved == 20
 
 
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"topic": "Something else entirely"},
+        {"title": "Another title"},
+        {"platform": "youtube_shorts"},
+        {"preset": "sunset"},
+        {"variants": 1},
+    ],
+)
+def test_the_same_key_with_another_request_is_refused_and_changes_nothing(engine, changed) -> None:
+    member = create_member(engine, credits_granted=100).id
+    first = send(engine, member)
+    with pytest.raises(submit.KeyReused, match="already used for another request"):
+        send(engine, member, **changed)
+    assert count_rows(engine, Generation, Generation.user_id == member) == 1
+    with session_scope(engine) as session:
+        assert credits.get_balances(session=session, user_id=member).reserved == 20
+        assert session.get(Generation, first.generation.id).prompt == form()["topic"]
+
+
+def test_the_same_request_again_with_other_spacing_is_the_same_request(engine) -> None:
+    member = create_member(engine, credits_granted=100).id
+    first = send(engine, member)
+    again = send(engine, member, topic="  Five habits that make   mornings calmer ")
+    assert not again.created and again.generation.id == first.generation.id
+
+
 def test_another_members_key_is_their_own(engine) -> None:
     one = create_member(engine, credits_granted=100).id
     two = create_member(engine, credits_granted=100).id

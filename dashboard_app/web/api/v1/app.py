@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dashboard_app.web.api.v1 import account, credits, orders, problems
+from dashboard_app.web.api.v1 import account, credits, generations, library, orders, problems
 
 TITLE = "Dashboard API"
 VERSION = "1.0.0"
@@ -30,7 +30,13 @@ key may also create, change and delete. The API never uses the browser's sign-in
 past a limit the answer is `429` with `Retry-After` (seconds).
 """
 
-ROUTERS = (account.router, credits.router, orders.router)
+ROUTERS = (
+    account.router,
+    credits.router,
+    generations.router,
+    library.router,
+    orders.router,
+)
 
 
 def _problems_as_problem_json(document: dict[str, Any]) -> None:
