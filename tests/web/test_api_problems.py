@@ -67,7 +67,7 @@ def call(path: str) -> httpx.Response:
     [
         ("/not-found", 404, "No such generation"),
         ("/invalid", 400, "Tags are short"),
-        ("/poor", 409, "You need 5 more credits"),
+        ("/poor", 402, "You need 5 more credits"),
         ("/limited", 429, "Slow down."),
         ("/teapot", 418, "Short and stout"),
         ("/crash", 500, "Something went wrong on our side"),

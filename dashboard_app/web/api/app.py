@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -328,6 +329,14 @@ async def delete_account(request: Request) -> Response:
 REFLEX_UPLOAD = "/_upload"
 
 
+def _api_v1_mount() -> Mount:
+    """/api/v1/... goes to the API whatever the path holds: Starlette's Mount pattern (`.*`)
+    stops at a line break, which then got the server's plain-text 404 instead of a problem."""
+    mount = Mount(routes.API_V1, app=build_v1())
+    mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
+    return mount
+
+
 def build_api() -> Starlette:
     test_only = []
     if get_settings().app_env == "test":
@@ -365,7 +374,7 @@ def build_api() -> Starlette:
             Route(routes.API_FILES + "/{token}", serve_file, methods=["GET"]),
             Route(routes.API_ADMIN_AUDIT_CSV, admin_export.audit_csv, methods=["GET"]),
             Route(routes.API_INTERNAL_SYNC_STRIPE, internal.sync_stripe, methods=["POST"]),
-            Mount(routes.API_V1, app=build_v1()),
+            _api_v1_mount(),
         ],
         # Every log line of a request carries its id (returned in X-Request-ID).
         middleware=[Middleware(RequestIdMiddleware)],

@@ -15,13 +15,13 @@ from dashboard_app.db import session_scope
 from dashboard_app.domain import accounts, profiles
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.dashboard import member_overview
-from dashboard_app.domain.generation import downloads, library
-from dashboard_app.models import Asset, Profile, User
+from dashboard_app.domain.generation import library
+from dashboard_app.models import Profile, User
 from dashboard_app.models.users import THEMES
-from dashboard_app.web.api.common import absolute_url, client_ip
+from dashboard_app.web.api.common import client_ip
 from dashboard_app.web.api.v1.auth import ReadCaller, WriteCaller
+from dashboard_app.web.api.v1.files import part_link
 from dashboard_app.web.api.v1.problems import PROBLEM_RESPONSES
-from dashboard_app.web.media import api_file_link
 
 router = APIRouter(tags=["account"], responses=PROBLEM_RESPONSES)
 RECENT_GENERATIONS = 8
@@ -63,15 +63,6 @@ class MeOut(BaseModel):
     recent_generations: list[RecentGenerationOut]
 
 
-def _link(user_id: int, asset: Asset, part: str) -> str | None:
-    """An expiring link to a part of the caller's result that works without a cookie."""
-    grant = downloads.grant_for(asset, part)
-    if grant is None:
-        return None
-    link = api_file_link(user_id, grant)
-    return absolute_url(link) if link.startswith("/") else link
-
-
 @router.get("/me", response_model=MeOut, summary="The caller's account summary")
 def get_me(caller: ReadCaller) -> MeOut:
     with session_scope() as session:
@@ -102,9 +93,9 @@ def get_me(caller: ReadCaller) -> MeOut:
                     created_at=asset.created_at,
                     saved=asset.saved_at is not None,
                     links=MediaOut(
-                        media=_link(caller.user_id, asset, "media"),
-                        poster=_link(caller.user_id, asset, "poster"),
-                        thumbnail=_link(caller.user_id, asset, "thumbnail"),
+                        media=part_link(caller.user_id, asset, "media"),
+                        poster=part_link(caller.user_id, asset, "poster"),
+                        thumbnail=part_link(caller.user_id, asset, "thumbnail"),
                     ),
                 )
                 for asset in recent

@@ -14,11 +14,18 @@ from dashboard_app.web.api.v1 import account, credits, generations, library, ord
 TITLE = "Dashboard API"
 VERSION = "1.0.0"
 DESCRIPTION = """\
-The member dashboard's REST API: your account, credits, generations and library.
+The member dashboard's REST API: your account, credits, usage, generations, library, orders
+and wallet holdings.
 
 **Authentication.** Send `Authorization: Bearer <key>` with a personal API key made on your
 profile page (it starts `dk_` and is shown once). A *read* key may only read; a *read-write*
-key may also create, change and delete. The API never uses the browser's sign-in cookie.
+key may also create, change and delete. Where the server trusts an identity service, its JWT
+may be sent instead (`Authorization: Bearer <jwt>`): it acts for the member linked to its
+subject, and may write when its `scope` claim includes `write`. The API never uses the
+browser's sign-in cookie.
+
+**Errors** as listed per operation: `402` not enough credits, `409` not possible now (or an
+`Idempotency-Key` used before for another request), `429` too many calls or a plan limit.
 
 **Errors** are RFC 9457 problem details (`application/problem+json`): `type`, `title`,
 `status`, `detail`, `instance`, and `errors` (one per field) when fields were wrong.

@@ -5,8 +5,6 @@ progress and its variants' media links, regenerate, cancel. The domain owns ever
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -15,10 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain.catalog import get_catalog
-from dashboard_app.domain.errors import InsufficientCredits, NotFound
+from dashboard_app.domain.errors import NotFound
 from dashboard_app.domain.generation import review
-from dashboard_app.domain.generation.submit import KeyReused
-from dashboard_app.domain.plans import LimitReached
 from dashboard_app.engine import actions
 from dashboard_app.engine.client import get_client
 from dashboard_app.models import Generation
@@ -29,9 +25,7 @@ from dashboard_app.web.api.v1.files import links_expire_at, part_link
 from dashboard_app.web.api.v1.paging import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from dashboard_app.web.api.v1.problems import (
     PROBLEM_RESPONSES,
-    ApiProblem,
     Problem,
-    retry_after_seconds,
 )
 
 CATALOG = get_catalog()
@@ -192,24 +186,6 @@ def domain_key(header: str) -> str:
     return "api-" + hashlib.sha256(header.encode()).hexdigest()[:48]
 
 
-@contextmanager
-def refusals() -> Iterator[None]:
-    """The domain's refusals of work, as the API answers them (NotFound, InvalidInput and the
-    rest are problems.install's): short of credits 402; a plan limit 429 with when it frees;
-    an action that does not apply to the job now 409."""
-    try:
-        yield
-    except InsufficientCredits as error:
-        raise ApiProblem(402, "Payment Required", error.message) from None
-    except LimitReached as error:
-        headers = {}
-        if error.frees_at is not None:
-            headers["Retry-After"] = str(retry_after_seconds(error.frees_at))
-        raise ApiProblem(429, "Limit reached", error.message, headers=headers) from None
-    except (review.NotAllowedNow, KeyReused) as error:
-        raise ApiProblem(409, "Conflict", error.message) from None
-
-
 def _problem(description: str) -> dict[str, Any]:
     return {"model": Problem, "description": description}
 
@@ -261,15 +237,14 @@ def create_generation(
     ],
 ) -> GenerationAccepted:
     """Queue a generation; its cost is held from the caller's credits until it is delivered."""
-    with refusals():
-        submitted = actions.submit_and_enqueue(
-            engine=None,
-            client=get_client(),
-            catalog=CATALOG,
-            user_id=caller.user_id,
-            idempotency_key=domain_key(idempotency_key),
-            **request.model_dump(),
-        )
+    submitted = actions.submit_and_enqueue(
+        engine=None,
+        client=get_client(),
+        catalog=CATALOG,
+        user_id=caller.user_id,
+        idempotency_key=domain_key(idempotency_key),
+        **request.model_dump(),
+    )
     generation = submitted.generation
     assert generation.id is not None
     url = generation_url(generation.id)
@@ -325,33 +300,32 @@ def regenerate(
     """With `variant_id`: render that variant of a finished generation again, under a hold of
     its own. Without: run a failed generation again as a new attempt, its cost held again."""
     variant_id = request.variant_id if request is not None else None
-    with refusals():
-        if variant_id is None:
-            actions.retry(
-                engine=None,
-                client=get_client(),
-                catalog=CATALOG,
-                user_id=caller.user_id,
-                generation_id=generation_id,
+    if variant_id is None:
+        actions.retry(
+            engine=None,
+            client=get_client(),
+            catalog=CATALOG,
+            user_id=caller.user_id,
+            generation_id=generation_id,
+        )
+    else:
+        with session_scope() as session:
+            # The variant must be of this generation of the caller's: else 404.
+            review.owned_generation(
+                session=session, user_id=caller.user_id, generation_id=generation_id
             )
-        else:
-            with session_scope() as session:
-                # The variant must be of this generation of the caller's: else 404.
-                review.owned_generation(
-                    session=session, user_id=caller.user_id, generation_id=generation_id
-                )
-                _, owner = review.owned_variant(
-                    session=session, user_id=caller.user_id, variant_id=variant_id
-                )
-                if owner.id != generation_id:
-                    raise NotFound("No such variant")
-            actions.regenerate(
-                engine=None,
-                client=get_client(),
-                catalog=CATALOG,
-                user_id=caller.user_id,
-                variant_id=variant_id,
+            _, owner = review.owned_variant(
+                session=session, user_id=caller.user_id, variant_id=variant_id
             )
+            if owner.id != generation_id:
+                raise NotFound("No such variant")
+        actions.regenerate(
+            engine=None,
+            client=get_client(),
+            catalog=CATALOG,
+            user_id=caller.user_id,
+            variant_id=variant_id,
+        )
     return read_generation(caller.user_id, generation_id)
 
 
@@ -363,8 +337,7 @@ def regenerate(
 )
 def cancel(generation_id: int, caller: WriteCaller) -> GenerationOut:
     """The held credits come back at once; the worker stops at its next progress report."""
-    with refusals():
-        actions.cancel(
-            engine=None, client=get_client(), user_id=caller.user_id, generation_id=generation_id
-        )
+    actions.cancel(
+        engine=None, client=get_client(), user_id=caller.user_id, generation_id=generation_id
+    )
     return read_generation(caller.user_id, generation_id)

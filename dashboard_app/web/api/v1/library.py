@@ -23,7 +23,6 @@ from dashboard_app.web.api.v1.generations import (
     IDEMPOTENCY_KEY,
     WORK_RESPONSES,
     domain_key,
-    refusals,
 )
 from dashboard_app.web.api.v1.paging import DEFAULT_LIMIT, LimitQuery, Page
 from dashboard_app.web.api.v1.problems import PROBLEM_RESPONSES
@@ -167,7 +166,7 @@ def list_library(
 )
 def save_variant(request: SaveVariant, response: Response, caller: WriteCaller) -> LibraryItem:
     """Saving the same variant again answers the item it already is (200)."""
-    with refusals(), session_scope() as session:
+    with session_scope() as session:
         variant, _ = review.owned_variant(
             session=session, user_id=caller.user_id, variant_id=request.variant_id
         )
@@ -250,7 +249,7 @@ def download_link(
     request_id = (
         domain_key(idempotency_key) if idempotency_key is not None else secrets.token_urlsafe(24)
     )
-    with refusals(), session_scope() as session:
+    with session_scope() as session:
         asset = _saved(session, caller.user_id, item_id)
         grant = downloads.start_download(
             session=session,

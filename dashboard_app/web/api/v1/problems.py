@@ -28,6 +28,9 @@ from dashboard_app.domain.errors import (
     NotFound,
     PermissionDenied,
 )
+from dashboard_app.domain.generation.review import NotAllowedNow
+from dashboard_app.domain.generation.submit import KeyReused
+from dashboard_app.domain.plans import LimitReached
 from dashboard_app.domain.rate_limits import RateLimited
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -112,10 +115,13 @@ def retry_after_seconds(retry_at: datetime, now: datetime | None = None) -> int:
 def _domain_status(error: DomainError) -> int:
     for kind, status in (
         (RateLimited, 429),
+        (LimitReached, 429),  # a plan limit: Retry-After says when it frees, when known
         (NotFound, 404),
         (AuthenticationFailed, 401),
         (PermissionDenied, 403),
-        (InsufficientCredits, 409),
+        (InsufficientCredits, 402),
+        (NotAllowedNow, 409),  # an action that does not apply to the job now
+        (KeyReused, 409),  # an Idempotency-Key used before for another request
         (InvalidInput, 400),
     ):
         if isinstance(error, kind):
@@ -151,6 +157,8 @@ async def _on_domain_error(request: Request, error: Exception) -> JSONResponse:
     headers = {}
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(retry_after_seconds(error.retry_at))
+    elif isinstance(error, LimitReached) and error.frees_at is not None:
+        headers["Retry-After"] = str(retry_after_seconds(error.frees_at))
     return problem_response(
         request, status, detail=error.message, headers=headers, errors=_field_errors(error)
     )
