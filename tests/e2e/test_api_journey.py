@@ -1,24 +1,28 @@
-"""The API's "done when", with the real curl against the running app: a member's key, then
+"""The API's "done when", with the real curl against the running app: a member's key (and,
+the second time, a JWT from the test identity service for a subject linked to the member), then
 create a generation, poll it until it is done, save a variant to the library, fetch the
 download link and download the file, whose bytes are the stored result's."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import uuid
 from pathlib import Path
 
 import av
 import pytest
+from playwright.sync_api import Page, expect
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import credits
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.models import Asset
 from tests.conftest import REEL_HEIGHT
-from tests.factories import create_member
-from tests.support.api import make_api_key
+from tests.e2e.helpers import sign_in
+from tests.factories import DEFAULT_PASSWORD, create_member
+from tests.support.api_callers import credential_for
 from tests.support.servers import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -59,9 +63,29 @@ class Curl:
         return status, headers, json.loads(body)
 
 
-def test_a_member_with_a_key_creates_polls_saves_and_downloads_with_curl(app, tmp_path) -> None:
+def key_made_in_the_browser(page: Page, email: str) -> str:
+    """The member signs in, makes a read-write key on the profile page and copies it."""
+    sign_in(page, email, DEFAULT_PASSWORD, start="/sign-in?next=/profile")
+    expect(page.get_by_test_id("profile-since")).not_to_have_text("")
+    page.fill("#api_key_name", "My script")
+    page.locator("#api_key_scope").click()
+    page.get_by_role("option", name="Read and write").click()
+    page.get_by_role("button", name="Create key").click()
+    shown = page.get_by_test_id("new-api-key")
+    expect(shown).to_have_value(re.compile(r"^dk_"))
+    return shown.input_value()
+
+
+@pytest.mark.parametrize("via", ["browser_key", "jwt"])
+def test_a_member_creates_polls_saves_and_downloads_with_curl(
+    page: Page, app, jwt_issuer, tmp_path, via
+) -> None:
     member = create_member(app.engine, credits_granted=100)
-    curl = Curl(app.base_url, make_api_key(app.engine, member.id), tmp_path)
+    if via == "browser_key":
+        bearer = key_made_in_the_browser(page, member.email)
+    else:
+        bearer = credential_for("jwt", app.engine, jwt_issuer)(member.id, scope="read-write")
+    curl = Curl(app.base_url, bearer, tmp_path)
     request = {
         "topic": f"Morning stretches {uuid.uuid4().hex[:6]}",
         "platform": "tiktok",
