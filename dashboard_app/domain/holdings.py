@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from dashboard_app import db
 from dashboard_app.db import session_scope
+from dashboard_app.domain import rate_limits
 from dashboard_app.domain.errors import NotFound
 from dashboard_app.integrations.marketplace import Inventory, MarketplaceError
 from dashboard_app.models import Holding, HoldingsSync, Profile, User
@@ -25,6 +26,10 @@ from dashboard_app.models.base import utcnow
 
 # A refresh marked in flight this long ago is taken as lost (a worker died mid-refresh).
 REFRESH_ABANDONED_AFTER = timedelta(minutes=10)
+# After a failed refresh, opening the page does not try again for this long (the button does).
+RETRY_AFTER_FAILURE = timedelta(minutes=5)
+# Refreshes a member asks for with the button.
+MEMBER_REFRESHES = [rate_limits.Window(6, timedelta(minutes=15))]
 MAX_ERROR_CHARS = 300
 MAX_SHOWN = 500
 
@@ -40,6 +45,8 @@ class HoldingsView:
     last_attempt_at: datetime | None = None
     refreshing: bool = False
     stale: bool = False
+    # Stale, none in flight, and not just tried in vain: the page asks for a refresh itself.
+    due: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,9 @@ def holdings_view(
         else []
     )
     last_synced = sync.last_synced_at if sync and current else None
+    stale = last_synced is None or now - last_synced >= fresh_for
+    tried = sync.last_attempt_at if sync and sync.wallet_address == wallet else None
+    refreshing = _in_flight(sync, now)
     return HoldingsView(
         wallet=wallet,
         holdings=holdings,
@@ -114,8 +124,9 @@ def holdings_view(
         # An error from a refresh of another wallet says nothing about this one.
         last_error=sync.last_error if sync and sync.wallet_address in ("", wallet) else None,
         last_attempt_at=sync.last_attempt_at if sync else None,
-        refreshing=_in_flight(sync, now),
-        stale=last_synced is None or now - last_synced >= fresh_for,
+        refreshing=refreshing,
+        stale=stale,
+        due=stale and not refreshing and (tried is None or now - tried >= RETRY_AFTER_FAILURE),
     )
 
 
@@ -151,6 +162,17 @@ def request_refresh(
     session.add(sync)
     session.flush()
     return now
+
+
+def take_member_refresh(*, session: Session, user_id: int, secret: str) -> None:
+    """Count a refresh the member asked for; RateLimited when they asked too often."""
+    rate_limits.take(
+        session=session,
+        action="holdings.refresh",
+        subject=rate_limits.subject_key(secret, "holdings", user_id),
+        windows=MEMBER_REFRESHES,
+        message="You refreshed your holdings several times just now.",
+    )
 
 
 def abandon_refresh(*, session: Session, user_id: int, queued_at: datetime) -> None:

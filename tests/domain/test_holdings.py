@@ -234,3 +234,25 @@ def test_the_collection_summary_counts_members_and_tokens(
         holdings.CollectionFigures(collection="apes", members=2, holdings=3),
         holdings.CollectionFigures(collection="punks", members=1, holdings=1),
     ]
+
+
+def test_the_page_asks_again_only_a_while_after_a_failure(
+    engine: Engine, marketplace: Marketplace
+) -> None:
+    member = member_with_wallet(engine)
+    assert view(engine, member).due is True  # never read
+    marketplace.behaviour.failing = 100
+    refresh(engine, marketplace, member)
+    seen = view(engine, member)
+    assert (seen.stale, seen.due) == (True, False)
+    later = utcnow() + holdings.RETRY_AFTER_FAILURE + timedelta(seconds=1)
+    assert view(engine, member, now=later).due is True
+
+
+def test_a_member_can_ask_for_a_few_refreshes_at_a_time(engine: Engine) -> None:
+    member = member_with_wallet(engine)
+    for _ in range(holdings.MEMBER_REFRESHES[0].limit):
+        with session_scope(engine) as session:
+            holdings.take_member_refresh(session=session, user_id=member, secret="s" * 32)
+    with pytest.raises(holdings.rate_limits.RateLimited), session_scope(engine) as session:
+        holdings.take_member_refresh(session=session, user_id=member, secret="s" * 32)

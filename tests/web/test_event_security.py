@@ -26,6 +26,8 @@ from dashboard_app.models import (
     CreditEntry,
     Draft,
     Generation,
+    Holding,
+    HoldingsSync,
     Order,
     Profile,
     StripeEvent,
@@ -48,6 +50,7 @@ from tests.factories import (
     count_rows,
     create_member,
     delivered_result,
+    synced_holdings,
     unique_email,
 )
 from tests.support.servers import wait_for
@@ -185,6 +188,7 @@ RECIPES: dict[str, Recipe] = {
             ("AdminEventsState", page("/admin/stripe-events")),
             ("AdminJobsState", page("/admin/jobs")),
             ("AdminAuditState", page("/admin/audit")),
+            ("AdminHoldingsState", page("/admin/holdings")),
         )
         for handler, recipe in (
             ("load", Recipe(path=where)),
@@ -297,6 +301,10 @@ RECIPES: dict[str, Recipe] = {
     "ReviewState.retry": Recipe(path=review_of),
     "ReviewState.regenerate": Recipe(lambda world: {"variant_id": world.variant_id}, review_of),
     "ReviewState.save": Recipe(lambda world: {"variant_id": world.variant_id}, review_of),
+    "HoldingsState.load": Recipe(path=page("/holdings")),
+    "HoldingsState.poll_live": ticked(page("/holdings")),
+    "HoldingsState.refresh": Recipe(path=page("/holdings")),
+    "HoldingsState.refresh_if_due": Recipe(path=page("/holdings")),
     "JobsState.load": Recipe(path=page("/jobs")),
     "JobsState.poll_live": ticked(page("/jobs")),
     "JobsState.filter_by": Recipe(lambda world: {"label": "Ready"}, page("/jobs")),
@@ -434,6 +442,7 @@ def make_world(app) -> World:
             catalog=get_catalog(),
             topic="Victoria's unannounced product launch",
         )
+    synced_holdings(app.engine, victim.id, WALLET, ("Victoria Vault", "Victoria Secret Token"))
     return World(
         victim=victim,
         order_id=order_id,
@@ -447,6 +456,7 @@ def make_world(app) -> World:
         private=[
             "Victoria's confidential reel",
             "unannounced product launch",
+            "Victoria Secret Token",  # her wallet's holdings
             victim.email,
             "Victoria Target",
             "Hidden Lane",
@@ -522,6 +532,14 @@ def snapshot(engine, user_id: int) -> dict[str, object]:
                 for d in session.exec(select(Draft).where(Draft.user_id == user_id))
             ],
             "usage": session.exec(select(UsageEntry.id).where(UsageEntry.user_id == user_id)).all(),
+            "holdings": session.exec(
+                select(Holding.id, Holding.name).where(Holding.user_id == user_id)
+            ).all(),
+            "holdings_sync": session.exec(
+                select(HoldingsSync.refresh_queued_at, HoldingsSync.last_attempt_at).where(
+                    HoldingsSync.user_id == user_id
+                )
+            ).all(),
         }
 
 
