@@ -156,8 +156,9 @@ class Settings(BaseSettings):
     # scheduled refresh brings every member's up to date.
     holdings_fresh_hours: float = Field(default=6.0, gt=0, le=24 * 30)
 
-    # Internal endpoints (POST /internal/sync/stripe) for schedulers outside the app: the
-    # X-Internal-Token header must carry this token; empty turns the endpoints off (404).
+    # Internal endpoints (POST /internal/sync/stripe, /internal/sync/holdings) for schedulers
+    # outside the app: the X-Internal-Token header must carry this token; empty turns the
+    # endpoints off (404).
     internal_api_token: SecretStr = SecretStr("")
 
     @field_validator(
