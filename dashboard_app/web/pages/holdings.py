@@ -226,6 +226,7 @@ def _status() -> rx.Component:
                 ),
                 icon="triangle-alert",
                 color_scheme="amber",
+                high_contrast=True,  # amber text on amber is too pale in the light theme
                 data_testid="holdings-failure",
             ),
         ),
