@@ -14,12 +14,14 @@ from dashboard_app.web.live_tabs import push_live_updates
 from dashboard_app.web.pages.admin import (
     AdminAuditState,
     AdminEventsState,
+    AdminHoldingsState,
     AdminJobsState,
     AdminMembersState,
     AdminMemberState,
     AdminState,
     admin_audit_page,
     admin_events_page,
+    admin_holdings_page,
     admin_jobs_page,
     admin_member_page,
     admin_members_page,
@@ -37,6 +39,7 @@ from dashboard_app.web.pages.billing import (
 )
 from dashboard_app.web.pages.create import CreateState, create_page
 from dashboard_app.web.pages.history import HistoryState, history_page
+from dashboard_app.web.pages.holdings import HoldingsState, holdings_page
 from dashboard_app.web.pages.jobs import JobsState, jobs_page
 from dashboard_app.web.pages.library import LibraryState, library_page
 from dashboard_app.web.pages.overview import OverviewState, overview_page
@@ -101,6 +104,7 @@ add_page(
 )
 add_page(jobs_page, route=routes.JOBS, title="Jobs", on_load=JobsState.load)
 add_page(library_page, route=routes.LIBRARY, title="Library", on_load=LibraryState.load)
+add_page(holdings_page, route=routes.HOLDINGS, title="Holdings", on_load=HoldingsState.load)
 add_page(billing_page, route=routes.BILLING, title="Billing", on_load=BillingState.load)
 add_page(
     checkout_success_page,
@@ -141,4 +145,10 @@ add_page(
     route=routes.ADMIN_AUDIT,
     title="Admin: audit log",
     on_load=AdminAuditState.load,
+)
+add_page(
+    admin_holdings_page,
+    route=routes.ADMIN_HOLDINGS,
+    title="Admin: holdings",
+    on_load=AdminHoldingsState.load,
 )

@@ -136,6 +136,7 @@ class Settings(BaseSettings):
     schedule_ledger_expiry: str = "5 * * * *"
     schedule_stale_orders: str = "20 * * * *"
     schedule_retention: str = "45 4 * * *"
+    schedule_holdings_refresh: str = "50 * * * *"
     # Nightly reconciliation looks this far back (overlapping runs repair nothing twice).
     reconcile_lookback_hours: int = Field(default=48, gt=0, le=24 * 90)
     # Sign-in attempts are kept this long (the lockout reads the last 15 minutes); old runs of
@@ -143,8 +144,21 @@ class Settings(BaseSettings):
     sign_in_attempts_retention_days: int = Field(default=30, gt=0)
     scheduled_runs_retention_days: int = Field(default=90, gt=0)
 
-    # Internal endpoints (POST /internal/sync/stripe) for schedulers outside the app: the
-    # X-Internal-Token header must carry this token; empty turns the endpoints off (404).
+    # Wallet holdings, fetched from a marketplace API speaking an OpenSea-v2-like contract
+    # (integrations/marketplace.py); without a base URL the Holdings page says it is off.
+    marketplace_base_url: str | None = None
+    marketplace_api_key: SecretStr | None = None
+    marketplace_chain: str = Field(default="ethereum", pattern=r"^[a-z0-9_-]{1,40}$")
+    marketplace_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # At most this many pages (of up to 50 tokens each) per member and refresh.
+    marketplace_max_pages: int = Field(default=20, ge=1, le=200)
+    # Holdings older than this refresh in the background when the page is opened, and the
+    # scheduled refresh brings every member's up to date.
+    holdings_fresh_hours: float = Field(default=6.0, gt=0, le=24 * 30)
+
+    # Internal endpoints (POST /internal/sync/stripe, /internal/sync/holdings) for schedulers
+    # outside the app: the X-Internal-Token header must carry this token; empty turns the
+    # endpoints off (404).
     internal_api_token: SecretStr = SecretStr("")
 
     # The REST API (/api/v1): calls per key (or per member for a JWT) per minute; writes
@@ -167,6 +181,7 @@ class Settings(BaseSettings):
         "schedule_ledger_expiry",
         "schedule_stale_orders",
         "schedule_retention",
+        "schedule_holdings_refresh",
     )
     @classmethod
     def _valid_cron(cls, value: str) -> str:
@@ -213,6 +228,10 @@ class Settings(BaseSettings):
     @property
     def stripe_configured(self) -> bool:
         return bool(self.stripe_secret_key and self.stripe_secret_key.get_secret_value())
+
+    @property
+    def marketplace_configured(self) -> bool:
+        return bool((self.marketplace_base_url or "").strip())
 
     @property
     def internal_api_enabled(self) -> bool:

@@ -31,6 +31,8 @@ from dashboard_app.domain.stripe_sync import sync_catalog  # noqa: E402
 from tests.support.databases import PostgresDatabases, SqliteDatabases  # noqa: E402
 from tests.support.jwt_issuer import JwtIssuer  # noqa: E402
 from tests.support.mail import MailCatcher  # noqa: E402
+from tests.support.marketplace import API_KEY as MARKETPLACE_API_KEY  # noqa: E402
+from tests.support.marketplace import Marketplace  # noqa: E402
 from tests.support.oidc import OidcProvider  # noqa: E402
 from tests.support.servers import AppServer, PostgresServer, RedisServer  # noqa: E402
 from tests.support.stripe import SECRET_KEY as STRIPE_SECRET_KEY  # noqa: E402
@@ -170,6 +172,22 @@ def stripe_standin() -> Iterator[StripeStandin]:
     standin.stop()
 
 
+@pytest.fixture(scope="session")
+def marketplace_server() -> Iterator[Marketplace]:
+    server = Marketplace()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def marketplace(marketplace_server: Marketplace) -> Iterator[Marketplace]:
+    """The stand-in marketplace, empty and well-behaved at the start of each test."""
+    marketplace_server.reset()
+    yield marketplace_server
+    marketplace_server.reset()
+
+
 @dataclass
 class RunningApp:
     base_url: str
@@ -195,6 +213,7 @@ def app(
     mail: MailCatcher,
     oidc_provider: OidcProvider,
     jwt_issuer: JwtIssuer,
+    marketplace_server: Marketplace,
     request: pytest.FixtureRequest,
 ) -> Iterator[RunningApp]:
     """The app in production mode; on PostgreSQL runs, with Redis as Reflex's state manager."""
@@ -242,6 +261,11 @@ def app(
         "SCHEDULE_LEDGER_EXPIRY": YEARLY,
         "SCHEDULE_STALE_ORDERS": YEARLY,
         "SCHEDULE_RETENTION": YEARLY,
+        "SCHEDULE_HOLDINGS_REFRESH": YEARLY,
+        # Holdings: the stand-in marketplace, with short waits between retries.
+        "MARKETPLACE_BASE_URL": marketplace_server.url,
+        "MARKETPLACE_API_KEY": MARKETPLACE_API_KEY,
+        "MARKETPLACE_TIMEOUT_SECONDS": "5",
     }
     (root / "gates").mkdir()
     if TEST_DATABASE == "postgresql":

@@ -118,3 +118,38 @@ def delivered_result(
         with session_scope(engine) as session:
             review.save_variant(session=session, user_id=member_id, variant_id=ids[1])
     return ids  # type: ignore[return-value]
+
+
+def synced_holdings(
+    engine: Engine, member_id: int, wallet: str, *names: tuple[str, str], failure: str = ""
+) -> None:
+    """Set the member's wallet and store holdings read from it just now, as a refresh does:
+    one token per (collection, name). With `failure`, a later refresh failed with it."""
+    from dashboard_app.domain import holdings, profiles
+    from dashboard_app.integrations.marketplace import Inventory, Nft
+
+    with session_scope(engine) as session:
+        profile = profiles.get_profile(session=session, user_id=member_id)
+        profile.wallet_address = wallet
+        session.add(profile)
+    nfts = [
+        Nft(
+            contract="0x" + "12" * 20,
+            token_id=str(number),
+            collection=collection,
+            name=name,
+            image_url=f"https://img.example/{collection}/{number}.png",
+            metadata={},
+        )
+        for number, (collection, name) in enumerate(names, start=1)
+    ]
+    with session_scope(engine) as session:
+        holdings.replace_holdings(
+            session=session,
+            user_id=member_id,
+            wallet=wallet.lower(),
+            chain="ethereum",
+            inventory=Inventory(nfts=nfts),
+        )
+        if failure:
+            holdings.record_failure(session=session, user_id=member_id, error=failure)

@@ -4,6 +4,7 @@ and audit every call (refused ones too) with the caller's address."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from dashboard_app.db import session_scope
-from dashboard_app.domain import rate_limits
+from dashboard_app.domain import holdings, rate_limits
 from dashboard_app.domain.audit import record_audit
 from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import InvalidInput, NotFound
@@ -128,10 +129,96 @@ def sync_stripe(
     return StripeSyncResult(repaired=repaired, could_not_repair=problems)
 
 
-def audit_refused_input(*, session: Session, path: str, reason: str, ip_address: str) -> None:
+@dataclass(frozen=True)
+class HoldingsSyncRequest:
+    member: int | None  # None: every member whose holdings are stale
+
+
+@dataclass(frozen=True)
+class HoldingsSyncResult:
+    queued: int
+    already_running: int
+
+
+# The most stale members one call enqueues (the next call, or the schedule, takes the rest).
+HOLDINGS_BATCH = 1000
+
+
+def read_holdings_sync(payload: Any) -> HoldingsSyncRequest:
+    """{"member": <member id>} for one member, or {"stale": true} for every member whose
+    holdings are older than the freshness window."""
+    usage = 'Send a JSON object: {"member": <member id>} or {"stale": true}.'
+    if not isinstance(payload, dict):
+        raise InvalidInput(usage)
+    extra = set(payload) - {"member", "stale"}
+    if extra:
+        raise InvalidInput(
+            f"Unknown field(s) {', '.join(sorted(map(str, extra)))}: send "
+            "only member or stale (extra fields are refused)."
+        )
+    member, stale = payload.get("member"), payload.get("stale")
+    if (member is None) == (stale is None):
+        raise InvalidInput(usage, field="member")
+    if stale is not None:
+        if stale is not True:
+            raise InvalidInput("stale must be true.", field="stale")
+        return HoldingsSyncRequest(member=None)
+    if isinstance(member, bool) or not isinstance(member, int) or not 0 < member < 2**31:
+        raise InvalidInput("member must be a member id (a whole number).", field="member")
+    return HoldingsSyncRequest(member=member)
+
+
+def sync_holdings(
+    *,
+    engine: Engine | None,
+    enqueue: Callable[[int], bool],
+    request: HoldingsSyncRequest,
+    chain: str,
+    fresh_for: timedelta,
+    ip_address: str,
+) -> HoldingsSyncResult:
+    """Enqueue a holdings refresh for one member or every stale one (`enqueue` marks it in
+    flight and hands it to the job engine; False when one is in flight already), then audit."""
+    with session_scope(engine) as session:
+        if request.member is not None:
+            user = session.get(User, request.member)
+            if user is None or user.deleted_at is not None:
+                raise NotFound(f"No member has the id {request.member}.")
+            if not holdings.member_wallet(session=session, user_id=request.member):
+                raise InvalidInput("That member has no wallet address on their profile.")
+            members = [request.member]
+        else:
+            members = holdings.stale_members(
+                session=session, chain=chain, fresh_for=fresh_for, limit=HOLDINGS_BATCH
+            )
+    queued = sum(1 for member in members if enqueue(member))
+    result = HoldingsSyncResult(queued=queued, already_running=len(members) - queued)
+    with session_scope(engine) as session:
+        record_audit(
+            session=session,
+            action="internal.holdings_sync",
+            subject_user_id=request.member,
+            after={
+                "member": request.member,
+                "queued": result.queued,
+                "already_running": result.already_running,
+            },
+            ip_address=ip_address,
+        )
+    return result
+
+
+def audit_refused_input(
+    *,
+    session: Session,
+    path: str,
+    reason: str,
+    ip_address: str,
+    action: str = "internal.stripe_sync_refused",
+) -> None:
     record_audit(
         session=session,
-        action="internal.stripe_sync_refused",
+        action=action,
         after={"path": path, "reason": reason[:200]},
         ip_address=ip_address,
     )

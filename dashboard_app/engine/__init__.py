@@ -12,6 +12,9 @@ dashboard_app.domain.generation.progress."""
 APP_VERSION = "dashboard-jobs-1"
 APP_NAME = "dashboard"
 QUEUE_NAME = "generations"
+# Holdings refreshes wait on a marketplace: a queue of their own keeps renders moving.
+HOLDINGS_QUEUE = "holdings"
+HOLDINGS_CONCURRENCY = 2
 
 
 def prepare_system_database(url: str) -> None:

@@ -9,11 +9,19 @@ from functools import lru_cache
 from dbos import DBOS, DBOSClient, EnqueueOptions
 from dbos import error as dbos_errors
 
-from dashboard_app.engine import APP_NAME, APP_VERSION, QUEUE_NAME, prepare_system_database
+from dashboard_app.engine import (
+    APP_NAME,
+    APP_VERSION,
+    HOLDINGS_QUEUE,
+    QUEUE_NAME,
+    prepare_system_database,
+)
 from dashboard_app.settings import Settings, get_settings
 
 # DBOS's own workflow timeout is a backstop behind the engine's deadline checks.
 TIMEOUT_GRACE_SECONDS = 30
+# A holdings refresh: pages of the marketplace, each retried a few times.
+HOLDINGS_TIMEOUT_SECONDS = 600
 
 
 class JobsClient:
@@ -47,6 +55,17 @@ class JobsClient:
         self, *, workflow_id: str, variant_id: int, revision: int, timeout_seconds: int
     ) -> str:
         return self._enqueue("regeneration", workflow_id, timeout_seconds, variant_id, revision)
+
+    def enqueue_holdings_refresh(self, *, workflow_id: str, user_id: int, queued_at: str) -> str:
+        """Queue one member's holdings refresh; the same workflow id twice runs once."""
+        options: EnqueueOptions = {
+            "queue_name": HOLDINGS_QUEUE,
+            "workflow_name": "holdings_refresh",
+            "workflow_id": workflow_id,
+            "app_version": APP_VERSION,
+            "workflow_timeout": HOLDINGS_TIMEOUT_SECONDS,
+        }
+        return self.client.enqueue(options, user_id, queued_at).get_workflow_id()
 
     def cancel(self, workflow_ids: list[str]) -> None:
         """Stop queued workflows from starting (the member's cancel already ended the job)."""

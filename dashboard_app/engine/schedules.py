@@ -13,18 +13,20 @@ from dbos import DBOS
 from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.schedules import JOBS, WorkContext, run_job
 from dashboard_app.engine import runtime
+from dashboard_app.integrations.marketplace import config_from_settings
 from dashboard_app.integrations.stripe_gateway import gateway_from_settings
 from dashboard_app.models.base import utcnow
 from dashboard_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-# Each job's cron setting. The holdings refresh slots in with its own line.
+# Each job's cron setting.
 SCHEDULE_SETTINGS = {
     "stripe_reconcile": "schedule_stripe_reconcile",
     "ledger_expiry": "schedule_ledger_expiry",
     "stale_orders": "schedule_stale_orders",
     "retention": "schedule_retention",
+    "holdings_refresh": "schedule_holdings_refresh",
 }
 SCHEDULE_PREFIX = "dashboard-"
 
@@ -42,16 +44,20 @@ def work_context(settings: Settings, *, engine, catalog: Catalog) -> WorkContext
         reconcile_lookback=timedelta(hours=settings.reconcile_lookback_hours),
         sign_in_attempts_retention=timedelta(days=settings.sign_in_attempts_retention_days),
         scheduled_runs_retention=timedelta(days=settings.scheduled_runs_retention_days),
+        marketplace=config_from_settings(settings),
+        holdings_fresh_for=timedelta(hours=settings.holdings_fresh_hours),
     )
 
 
 def planned_schedules(settings: Settings) -> dict[str, str]:
     """job -> cron for every job this server schedules: those with a cron, and for the jobs
-    that talk to Stripe, only when Stripe is configured."""
+    that talk to Stripe (or the marketplace), only when it is configured."""
     planned = {}
     for job, setting in SCHEDULE_SETTINGS.items():
         cron = getattr(settings, setting)
         if not cron or (JOBS[job].needs_stripe and not settings.stripe_configured):
+            continue
+        if JOBS[job].needs_marketplace and not settings.marketplace_configured:
             continue
         planned[job] = cron
     return planned

@@ -17,11 +17,14 @@ from dashboard_app.domain.generation.submit import workflow_id
 from dashboard_app.engine import (
     APP_NAME,
     APP_VERSION,
+    HOLDINGS_CONCURRENCY,
+    HOLDINGS_QUEUE,
     QUEUE_NAME,
     prepare_system_database,
     runtime,
     schedules,
 )
+from dashboard_app.engine import holdings as _holdings  # noqa: F401  (registers its workflow)
 from dashboard_app.engine import workflows as _workflows  # noqa: F401  (registers workflows)
 from dashboard_app.engine.client import JobsClient
 from dashboard_app.models.base import utcnow
@@ -61,6 +64,12 @@ def start(
     DBOS.register_queue(
         QUEUE_NAME,
         worker_concurrency=settings.jobs_worker_concurrency,
+        polling_interval_sec=settings.jobs_polling_seconds,
+        on_conflict="always_update",
+    )
+    DBOS.register_queue(
+        HOLDINGS_QUEUE,
+        worker_concurrency=HOLDINGS_CONCURRENCY,
         polling_interval_sec=settings.jobs_polling_seconds,
         on_conflict="always_update",
     )

@@ -26,6 +26,8 @@ MEMBER_COLUMN = {
     "generations": "user_id",
     "assets": "owner_id",
     "asset_tags": "owner_id",
+    "holdings": "user_id",
+    "holdings_syncs": "user_id",
 }
 # A session row matters only when it ends (its last-seen time moves on every visit).
 SESSION_TABLE, SESSION_ENDED = "user_sessions", "revoked_at"

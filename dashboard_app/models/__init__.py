@@ -11,6 +11,7 @@ from dashboard_app.models.credits import (
     CreditLot,
     CreditReservation,
 )
+from dashboard_app.models.holdings import Holding, HoldingsSync
 from dashboard_app.models.jobs import Asset, AssetTag, Draft, Generation, Variant
 from dashboard_app.models.limits import RateLimitHit
 from dashboard_app.models.plans import Boost, Plan, Subscription, UsageEntry
@@ -38,6 +39,8 @@ __all__ = [
     "CreditReservation",
     "Draft",
     "Generation",
+    "Holding",
+    "HoldingsSync",
     "Installation",
     "MemberKey",
     "OAuthIdentity",

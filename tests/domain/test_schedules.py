@@ -175,6 +175,67 @@ def test_a_failed_run_is_recorded_with_its_error_and_runs_again_under_its_key(en
     assert retried is not None and retried.id == failed.id and retried.outcome == "failed"
     with Session(engine) as session:
         latest = latest_runs(session=session)
-    assert list(latest) == ["stripe_reconcile", "ledger_expiry", "stale_orders", "retention"]
+    assert list(latest) == [
+        "stripe_reconcile",
+        "ledger_expiry",
+        "stale_orders",
+        "retention",
+        "holdings_refresh",
+    ]
     assert latest["stripe_reconcile"].run_key == "reconcile-x"
     assert latest["ledger_expiry"] is None
+
+
+def test_the_holdings_refresh_reads_every_stale_wallet_and_keeps_failures_apart(
+    engine, marketplace
+) -> None:
+    from dashboard_app.domain import holdings
+    from dashboard_app.integrations.marketplace import MarketplaceConfig
+    from tests.domain.test_holdings import APES, OTHER_WALLET, WALLET, member_with_wallet
+    from tests.factories import synced_holdings
+    from tests.support.marketplace import API_KEY, token
+
+    first, second = member_with_wallet(engine, WALLET), member_with_wallet(engine, OTHER_WALLET)
+    fresh = create_member(engine)
+    synced_holdings(engine, fresh.id, "0x" + "ef" * 20, ("punks", "Punk"))
+    marketplace.hold(WALLET, token(APES, "1", "apes"), token(APES, "2", "apes"))
+    config = MarketplaceConfig(
+        base_url=marketplace.url, api_key=API_KEY, backoff_seconds=0.01, max_attempts=2
+    )
+
+    done = run(engine, "holdings_refresh", "holdings-1", marketplace=config)
+
+    assert done.outcome == "succeeded"
+    assert done.summary == {
+        "members": 2,
+        "refreshed": 2,
+        "failed": 0,
+        "already_running": 0,
+        "details": [],
+    }
+    assert count_rows(engine, holdings.Holding, holdings.Holding.user_id == first) == 2
+    assert sorted(r.address for r in marketplace.requests) == sorted([WALLET, OTHER_WALLET])
+    # Nothing stale any more: the next run reads nothing; a failing marketplace is recorded
+    # per member, who keeps the last good set.
+    assert run(engine, "holdings_refresh", "holdings-2", marketplace=config).summary["members"] == 0
+    marketplace.behaviour.failing = 100
+    later = run(
+        engine,
+        "holdings_refresh",
+        "holdings-3",
+        marketplace=config,
+        holdings_fresh_for=timedelta(0),
+    )
+    assert later.outcome == "succeeded"
+    assert (later.summary["members"], later.summary["failed"]) == (3, 3)
+    assert sorted(line.split(":")[0] for line in later.summary["details"]) == sorted(
+        f"member {member}" for member in (first, second, fresh.id)
+    )
+    assert "The marketplace did not answer" in later.summary["details"][0]
+    assert count_rows(engine, holdings.Holding, holdings.Holding.user_id == first) == 2
+
+
+def test_the_holdings_refresh_without_a_marketplace_fails_with_the_reason(engine) -> None:
+    failed = run(engine, "holdings_refresh", "holdings-x")
+    assert failed.outcome == "failed"
+    assert "No marketplace is configured" in failed.error

@@ -25,7 +25,7 @@ from dashboard_app.domain.plans import sync_plans
 from dashboard_app.models import Generation, Order, Subscription, User
 from dashboard_app.models.base import utcnow
 from tests.e2e.helpers import sign_in
-from tests.factories import DEFAULT_PASSWORD, create_member, delivered_result
+from tests.factories import DEFAULT_PASSWORD, create_member, delivered_result, synced_holdings
 from tests.support.servers import PROJECT_ROOT, wait_for
 from tests.support.stripe import paid_checkout
 
@@ -140,6 +140,8 @@ PAGES: dict[str, PageVisit] = {
     ),
     "/jobs": PageVisit("member", lambda c: "/jobs", _visible("job-row")),
     "/library": PageVisit("member", lambda c: "/library", _visible("library-item")),
+    # Holdings with a failed refresh after them: the grid and the failure note.
+    "/holdings": PageVisit("member", lambda c: "/holdings", _visible("holdings-failure")),
     # Back from a canceled Checkout: the page shows its notice too.
     "/billing": PageVisit("member", lambda c: "/billing?checkout=canceled", _billing_ready),
     "/billing/success": PageVisit(
@@ -160,6 +162,7 @@ PAGES: dict[str, PageVisit] = {
     ),
     "/admin/jobs": PageVisit("admin", lambda c: "/admin/jobs", _visible("jobs-queued")),
     "/admin/audit": PageVisit("admin", lambda c: "/admin/audit", _visible("audit-row")),
+    "/admin/holdings": PageVisit("admin", lambda c: "/admin/holdings", _visible("collection-row")),
 }
 
 
@@ -227,6 +230,14 @@ def cast(app) -> Cast:
         drafts.save_draft(
             session=session, user_id=member.id, catalog=get_catalog(), topic="Half an idea"
         )
+    synced_holdings(
+        app.engine,
+        member.id,
+        "0x" + "5a" * 20,
+        ("Calm apes", "Ape one"),
+        ("Quiet punks", "Punk two"),
+        failure="The marketplace did not answer after 4 attempts (HTTP 500)",
+    )
     return Cast(member.email, admin.email, paid_order(), session_id, generation_id, member.id)
 
 

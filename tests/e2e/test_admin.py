@@ -398,7 +398,7 @@ def test_the_overview_shows_each_scheduled_jobs_last_run(page: Page, app):
     sign_in(page, admin.email, DEFAULT_PASSWORD)
     page.goto("/admin")
     rows = page.get_by_test_id("scheduled-run")
-    expect(rows).to_have_count(4)
+    expect(rows).to_have_count(5)
     retention = rows.filter(has_text="Retention of old records")
     expect(retention).to_contain_text("Succeeded")
     expect(retention).to_contain_text("sign in attempts: 1")
@@ -407,8 +407,36 @@ def test_the_overview_shows_each_scheduled_jobs_last_run(page: Page, app):
     expect(stale).to_contain_text("Failed")
     expect(stale).to_contain_text("Stripe is not configured")
     expect(rows.filter(has_text="Credit expiry")).to_contain_text("Never run")
+    holdings_refresh = rows.filter(has_text="Holdings refresh")
+    expect(holdings_refresh).to_contain_text("Never run")
+    expect(holdings_refresh).to_contain_text("0 0 1 1 * (UTC)")
 
     # The internal endpoint is served by the running app, and refuses a call without its token.
     refused = httpx.post(app.url("/internal/sync/stripe"), json={"since": "2026-01-01T00:00Z"})
     assert refused.status_code == 401
     assert "X-Internal-Token" in refused.json()["error"]
+
+
+def test_admins_see_which_collections_members_hold(page: Page, app):
+    from tests.factories import synced_holdings
+
+    first, second = create_member(app.engine), create_member(app.engine)
+    synced_holdings(
+        app.engine, first.id, "0x" + "a1" * 20, ("Admin apes", "A1"), ("Admin apes", "A2")
+    )
+    synced_holdings(
+        app.engine, second.id, "0x" + "a2" * 20, ("Admin apes", "B1"), ("Admin owls", "B2")
+    )
+    member = create_member(app.engine)
+    sign_in(page, member.email, DEFAULT_PASSWORD)
+    page.goto("/admin/holdings")
+    expect_path(page, "/")  # not an admin: sent away
+    page.context.clear_cookies()
+
+    admin = create_member(app.engine, role="admin")
+    sign_in(page, admin.email, DEFAULT_PASSWORD)
+    page.goto("/admin")
+    page.get_by_test_id("admin-tab-holdings").click()
+    rows = page.get_by_test_id("collection-row")
+    expect(rows.filter(has_text="Admin apes")).to_have_text(re.compile(r"Admin apes\s*2\s*3"))
+    expect(rows.filter(has_text="Admin owls")).to_have_text(re.compile(r"Admin owls\s*1\s*1"))

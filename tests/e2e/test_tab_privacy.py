@@ -17,7 +17,7 @@ from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.generation import drafts
 from dashboard_app.models import Order, User
 from tests.e2e.helpers import expect_path, sign_in
-from tests.factories import DEFAULT_PASSWORD, create_member, delivered_result
+from tests.factories import DEFAULT_PASSWORD, create_member, delivered_result, synced_holdings
 
 pytestmark = pytest.mark.e2e
 WALLET = "0x" + "a7" * 20
@@ -72,6 +72,7 @@ def alice_with_everything(app) -> Alice:
             catalog=get_catalog(),
             topic="Alice plans a surprise",
         )
+    synced_holdings(app.engine, user.id, WALLET, ("Alice Vault", "Alice Secret Ape"))
     httpx.post(app.url("/auth/sign-in"), data={"email": user.email, "password": DEFAULT_PASSWORD})
     private = [
         user.email,
@@ -88,6 +89,8 @@ def alice_with_everything(app) -> Alice:
         "Carol Listed",
         "Alice Hidden Reel",  # her job, its result in her library
         "Alice plans a surprise",  # her draft
+        "Alice Secret Ape",  # her wallet's holdings
+        "Alice Vault",
     ]
     return Alice(
         user=user,
@@ -99,7 +102,13 @@ def alice_with_everything(app) -> Alice:
     )
 
 
-ADMIN_PAGES = ["/admin/members", "/admin/stripe-events", "/admin/jobs", "/admin/audit"]
+ADMIN_PAGES = [
+    "/admin/members",
+    "/admin/stripe-events",
+    "/admin/jobs",
+    "/admin/audit",
+    "/admin/holdings",
+]
 
 
 def pages(alice: Alice) -> list[str]:
@@ -109,6 +118,7 @@ def pages(alice: Alice) -> list[str]:
         "/create",
         "/jobs",
         "/library",
+        "/holdings",
         f"/review/{alice.generation_id}",
         "/billing",
         "/billing/orders",
@@ -156,6 +166,8 @@ def visit_every_page_as_alice(page: Page, alice: Alice) -> None:
             expect(page.get_by_test_id("library-title")).to_have_text("Alice Hidden Reel")
         elif path.startswith("/review/"):
             expect(page.get_by_test_id("review-title")).to_have_text("Alice Hidden Reel")
+        elif path == "/holdings":
+            expect(page.get_by_test_id("holding-name")).to_have_text("Alice Secret Ape")
         elif path == "/credits":
             expect(page.get_by_test_id("history-row").first).to_contain_text("48271")
         elif path == "/billing/orders":
@@ -179,6 +191,8 @@ def visit_every_page_as_alice(page: Page, alice: Alice) -> None:
             expect(page.get_by_test_id("member-email")).to_have_text(alice.listed_email)
         elif path == "/admin/audit":
             expect(page.get_by_test_id("admin-audit")).to_contain_text(alice.listed_email)
+        elif path == "/admin/holdings":
+            expect(page.get_by_test_id("admin-collections")).to_contain_text("Alice Vault")
 
 
 def visit_every_page_as_bob(page: Page, alice: Alice, bob: User) -> None:
@@ -199,6 +213,8 @@ def visit_every_page_as_bob(page: Page, alice: Alice, bob: User) -> None:
             expect(page.get_by_test_id("library-empty")).to_be_visible()
         elif path.startswith("/review/"):
             expect(page.get_by_test_id("review-missing")).to_be_visible()
+        elif path == "/holdings":
+            expect(page.get_by_test_id("holdings-no-wallet")).to_be_visible()
         elif path == "/credits":
             expect(page.get_by_test_id("history-row")).to_have_count(1)
         elif path == "/billing/orders":

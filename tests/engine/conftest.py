@@ -30,6 +30,7 @@ NO_SCHEDULES = {
     "schedule_ledger_expiry": "",
     "schedule_stale_orders": "",
     "schedule_retention": "",
+    "schedule_holdings_refresh": "",
 }
 
 

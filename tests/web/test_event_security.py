@@ -27,6 +27,8 @@ from dashboard_app.models import (
     CreditEntry,
     Draft,
     Generation,
+    Holding,
+    HoldingsSync,
     Order,
     Profile,
     StripeEvent,
@@ -49,6 +51,7 @@ from tests.factories import (
     count_rows,
     create_member,
     delivered_result,
+    synced_holdings,
     unique_email,
 )
 from tests.support.servers import wait_for
@@ -193,6 +196,7 @@ RECIPES: dict[str, Recipe] = {
             ("AdminEventsState", page("/admin/stripe-events")),
             ("AdminJobsState", page("/admin/jobs")),
             ("AdminAuditState", page("/admin/audit")),
+            ("AdminHoldingsState", page("/admin/holdings")),
         )
         for handler, recipe in (
             ("load", Recipe(path=where)),
@@ -305,6 +309,10 @@ RECIPES: dict[str, Recipe] = {
     "ReviewState.retry": Recipe(path=review_of),
     "ReviewState.regenerate": Recipe(lambda world: {"variant_id": world.variant_id}, review_of),
     "ReviewState.save": Recipe(lambda world: {"variant_id": world.variant_id}, review_of),
+    "HoldingsState.load": Recipe(path=page("/holdings")),
+    "HoldingsState.poll_live": ticked(page("/holdings")),
+    "HoldingsState.refresh": Recipe(path=page("/holdings")),
+    "HoldingsState.refresh_if_due": Recipe(path=page("/holdings")),
     "JobsState.load": Recipe(path=page("/jobs")),
     "JobsState.poll_live": ticked(page("/jobs")),
     "JobsState.filter_by": Recipe(lambda world: {"label": "Ready"}, page("/jobs")),
@@ -446,6 +454,7 @@ def make_world(app) -> World:
         victim_key = api_keys.create_api_key(
             session=session, user_id=victim.id, name="Victoria's deploy key", scope="read-write"
         ).key
+    synced_holdings(app.engine, victim.id, WALLET, ("Victoria Vault", "Victoria Secret Token"))
     return World(
         api_key_id=victim_key.id,
         victim=victim,
@@ -462,6 +471,7 @@ def make_world(app) -> World:
             "unannounced product launch",
             "Victoria's deploy key",
             api_keys.display_prefix(victim_key),
+            "Victoria Secret Token",  # her wallet's holdings
             victim.email,
             "Victoria Target",
             "Hidden Lane",
@@ -540,6 +550,14 @@ def snapshot(engine, user_id: int) -> dict[str, object]:
             "api_keys": session.exec(
                 select(ApiKey.id, ApiKey.revoked_at, ApiKey.last_used_at).where(
                     ApiKey.user_id == user_id
+                )
+            ).all(),
+            "holdings": session.exec(
+                select(Holding.id, Holding.name).where(Holding.user_id == user_id)
+            ).all(),
+            "holdings_sync": session.exec(
+                select(HoldingsSync.refresh_queued_at, HoldingsSync.last_attempt_at).where(
+                    HoldingsSync.user_id == user_id
                 )
             ).all(),
         }

@@ -14,14 +14,21 @@ from sqlalchemy import Engine, delete
 from sqlmodel import col
 
 from dashboard_app.db import session_scope
-from dashboard_app.domain import billing, credits, rate_limits
+from dashboard_app.domain import billing, credits, holdings, rate_limits
 from dashboard_app.domain.catalog import Catalog
 from dashboard_app.domain.errors import DomainError
 from dashboard_app.domain.stripe_sync import reconcile
+from dashboard_app.integrations.marketplace import (
+    Inventory,
+    MarketplaceClient,
+    MarketplaceConfig,
+)
 from dashboard_app.integrations.stripe_gateway import StripeGateway
 from dashboard_app.models import ScheduledRun, SignInAttempt
 
 MAX_SUMMARY_LINES = 20
+# Members whose holdings one run refreshes, oldest first (the next run takes the rest).
+HOLDINGS_PER_RUN = 200
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,13 @@ class WorkContext:
     sign_in_attempts_retention: timedelta = timedelta(days=30)
     rate_limit_retention: timedelta = timedelta(days=2)
     scheduled_runs_retention: timedelta = timedelta(days=90)
+    marketplace: MarketplaceConfig | None = None
+    holdings_fresh_for: timedelta = timedelta(hours=6)
+
+    def require_marketplace(self) -> MarketplaceConfig:
+        if self.marketplace is None:
+            raise DomainError("No marketplace is configured on this server (MARKETPLACE_BASE_URL).")
+        return self.marketplace
 
     def require_gateway(self) -> StripeGateway:
         if self.gateway is None:
@@ -105,16 +119,61 @@ def prune_old_records(context: WorkContext) -> Summary:
     return {"sign_in_attempts": attempts or 0, "rate_limit_hits": hits, "scheduled_runs": runs or 0}
 
 
+def refresh_stale_holdings(context: WorkContext) -> Summary:
+    """Read the wallets of members whose holdings are stale, one at a time (a member with a
+    refresh in flight already is left to it); a failure keeps that member's last good set."""
+    config = context.require_marketplace()
+    with session_scope(context.engine) as session:
+        members = holdings.stale_members(
+            session=session,
+            chain=config.chain,
+            fresh_for=context.holdings_fresh_for,
+            now=context.now,
+            limit=HOLDINGS_PER_RUN,
+        )
+    refreshed, failed, busy = 0, [], 0
+    with MarketplaceClient(config) as client:
+
+        def fetch(wallet: str) -> Inventory:
+            return client.fetch_holdings(wallet)
+
+        for member in members:
+            with session_scope(context.engine) as session:
+                queued_at = holdings.request_refresh(session=session, user_id=member)
+            if queued_at is None:
+                busy += 1
+                continue
+            outcome = holdings.refresh_holdings(
+                engine=context.engine,
+                fetch=fetch,
+                user_id=member,
+                chain=config.chain,
+                queued_at=queued_at,
+            )
+            if outcome is not None and outcome.refreshed:
+                refreshed += 1
+            elif outcome is not None:
+                failed.append(f"member {member}: {outcome.error}")
+    return {
+        "members": len(members),
+        "refreshed": refreshed,
+        "failed": len(failed),
+        "already_running": busy,
+        "details": failed[:MAX_SUMMARY_LINES],
+    }
+
+
 @dataclass(frozen=True)
 class Job:
     name: str
     label: str  # what an admin reads
     run: Callable[[WorkContext], Summary]
     needs_stripe: bool = False
+    needs_marketplace: bool = False
 
 
-# The order the admin overview lists them in. A new job (the holdings refresh) is one entry
-# here, one cron setting, and its line in engine/schedules.py's SCHEDULE_SETTINGS.
+# The order the admin overview lists them in. A new job is one entry here, one cron setting,
+# and its line in engine/schedules.py's SCHEDULE_SETTINGS.
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
@@ -122,5 +181,11 @@ JOBS: dict[str, Job] = {
         Job("ledger_expiry", "Credit expiry", expire_ledger_credits),
         Job("stale_orders", "Stale order refresh", refresh_stale_orders, needs_stripe=True),
         Job("retention", "Retention of old records", prune_old_records),
+        Job(
+            "holdings_refresh",
+            "Holdings refresh",
+            refresh_stale_holdings,
+            needs_marketplace=True,
+        ),
     )
 }

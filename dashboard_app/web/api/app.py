@@ -375,6 +375,7 @@ def build_api() -> Starlette:
             Route(routes.API_ADMIN_AUDIT_CSV, admin_export.audit_csv, methods=["GET"]),
             Route(routes.API_INTERNAL_SYNC_STRIPE, internal.sync_stripe, methods=["POST"]),
             _api_v1_mount(),
+            Route(routes.API_INTERNAL_SYNC_HOLDINGS, internal.sync_holdings, methods=["POST"]),
         ],
         # Every log line of a request carries its id (returned in X-Request-ID).
         middleware=[Middleware(RequestIdMiddleware)],

@@ -1,11 +1,12 @@
-"""POST /internal/sync/stripe: for schedulers outside the app. Off (404) without
-INTERNAL_API_TOKEN; otherwise the X-Internal-Token header must carry it (compared in constant
-time). Every call is audited with the caller's address, refused ones too."""
+"""POST /internal/sync/stripe and /internal/sync/holdings: for schedulers outside the app.
+Off (404) without INTERNAL_API_TOKEN; otherwise the X-Internal-Token header must carry it
+(compared in constant time). Every call is audited with the caller's address, refused ones too."""
 
 from __future__ import annotations
 
 import hmac
 import json
+from datetime import timedelta
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,6 +17,8 @@ from dashboard_app.domain import internal_sync
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import DomainError, InvalidInput, NotFound
 from dashboard_app.domain.rate_limits import RateLimited
+from dashboard_app.engine import holdings as holdings_engine
+from dashboard_app.engine.client import get_client
 from dashboard_app.integrations.stripe_gateway import get_gateway
 from dashboard_app.settings import get_settings
 from dashboard_app.web.api.common import client_ip
@@ -97,3 +100,51 @@ async def sync_stripe(request: Request) -> Response:
     except DomainError as refused:  # Stripe out of reach or not configured
         return _error(503, refused.message)
     return JSONResponse({"repaired": result.repaired, "could_not_repair": result.could_not_repair})
+
+
+async def sync_holdings(request: Request) -> Response:
+    """{"member": id} or {"stale": true}: enqueue holdings refreshes (the marketplace is read
+    by the job workers) and answer how many were queued and how many were running already."""
+    settings = get_settings()
+    if not settings.internal_api_enabled:
+        return _error(404, "Not Found")
+    ip = client_ip(request)
+    if not _authorised(request, settings.internal_api_token.get_secret_value().strip()):
+        return await _refuse_unauthorised(request, ip)
+
+    def work(body: bytes) -> internal_sync.HoldingsSyncResult:
+        try:
+            sync = internal_sync.read_holdings_sync(_read_json(body))
+            if not settings.marketplace_configured:
+                raise DomainError("No marketplace is configured on this server.")
+            client = get_client(settings)
+            return internal_sync.sync_holdings(
+                engine=None,
+                enqueue=lambda member: holdings_engine.request_refresh(
+                    engine=None, client=client, user_id=member
+                ),
+                request=sync,
+                chain=settings.marketplace_chain,
+                fresh_for=timedelta(hours=settings.holdings_fresh_hours),
+                ip_address=ip,
+            )
+        except DomainError as refused:
+            with session_scope() as session:
+                internal_sync.audit_refused_input(
+                    session=session,
+                    path=request.url.path,
+                    reason=refused.message,
+                    ip_address=ip,
+                    action="internal.holdings_sync_refused",
+                )
+            raise
+
+    try:
+        result = await run_in_threadpool(work, await request.body())
+    except NotFound as missing:
+        return _error(404, missing.message)
+    except InvalidInput as invalid:
+        return _error(400, invalid.message)
+    except DomainError as refused:  # no marketplace configured
+        return _error(503, refused.message)
+    return JSONResponse({"queued": result.queued, "already_running": result.already_running})

@@ -28,6 +28,7 @@ MEMBER_NAV = [
     {"label": "Create", "href": routes.CREATE},
     {"label": "Jobs", "href": routes.JOBS},
     {"label": "Library", "href": routes.LIBRARY},
+    {"label": "Holdings", "href": routes.HOLDINGS},
     {"label": "Billing", "href": routes.BILLING},
     {"label": "Profile", "href": routes.PROFILE},
 ]

@@ -48,6 +48,7 @@ SECTIONS = [
     ("Stripe events", routes.ADMIN_EVENTS),
     ("Jobs", routes.ADMIN_JOBS),
     ("Audit log", routes.ADMIN_AUDIT),
+    ("Holdings", routes.ADMIN_HOLDINGS),
 ]
 T = TypeVar("T")
 
