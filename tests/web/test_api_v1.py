@@ -125,8 +125,10 @@ def test_routing_errors_are_problems(api, engine) -> None:
     assert_problem(response, 405)
     assert "GET" in response.headers["allow"]
     # A line break inside a path segment still reaches the API (Starlette's Mount stopped at it).
-    assert api.get("/library/%0Aabc", key=secret).headers["content-type"].startswith(
-        "application/problem+json"
+    assert (
+        api.get("/library/%0Aabc", key=secret)
+        .headers["content-type"]
+        .startswith("application/problem+json")
     )
 
 
