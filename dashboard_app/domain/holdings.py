@@ -130,6 +130,29 @@ def holdings_view(
     )
 
 
+def holdings_page(
+    *, session: Session, user_id: int, chain: str, before_id: int | None, limit: int
+) -> tuple[list[Holding], int | None]:
+    """A page of the member's current holdings (their wallet's, on this chain, from the last good
+    refresh), newest row first, and the id to continue before (None on the last page). A refresh
+    replaces the rows, so a listing paged across one ends early: `last_synced_at` tells."""
+    wallet = member_wallet(session=session, user_id=user_id)
+    if not wallet or not _is_current(session.get(HoldingsSync, user_id), wallet, chain):
+        return [], None
+    query = (
+        select(Holding)
+        .where(Holding.user_id == user_id)
+        .where(Holding.wallet_address == wallet)
+        .where(Holding.chain == chain)
+    )
+    if before_id is not None:
+        query = query.where(col(Holding.id) < before_id)
+    rows = list(session.exec(query.order_by(col(Holding.id).desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)
+
+
 def _sync_row(session: Session, user_id: int) -> HoldingsSync:
     """The member's sync record, locked for this transaction (made on first use)."""
     statement = select(HoldingsSync).where(HoldingsSync.user_id == user_id).with_for_update()

@@ -48,6 +48,18 @@ def request_refresh(*, engine: Engine | None, client: JobsClient, user_id: int) 
     return True
 
 
+def ask_for_refresh(
+    *, engine: Engine | None, client: JobsClient, user_id: int, member_secret: str | None
+) -> bool:
+    """A refresh asked for on the member's behalf: with `member_secret` (the member pressed
+    Refresh, on the page or through the API) it counts against their limit first (RateLimited).
+    False when one is already in flight."""
+    if member_secret is not None:
+        with session_scope(engine) as session:
+            holdings.take_member_refresh(session=session, user_id=user_id, secret=member_secret)
+    return request_refresh(engine=engine, client=client, user_id=user_id)
+
+
 def fetcher(settings: Settings):  # type: ignore[no-untyped-def]
     """What reads a wallet from the configured marketplace (refuses when none is)."""
     config = config_from_settings(settings)

@@ -60,12 +60,12 @@ def _read(user_id: int) -> holdings.HoldingsView:
 def _ask_for_refresh(user_id: int, *, by_member: bool) -> bool:
     """Enqueue a refresh (the member's button counts against their limit); False when one is
     already in flight."""
-    if by_member:
-        with session_scope() as session:
-            holdings.take_member_refresh(
-                session=session, user_id=user_id, secret=session_policy().secret_key
-            )
-    return holdings_engine.request_refresh(engine=None, client=get_client(), user_id=user_id)
+    return holdings_engine.ask_for_refresh(
+        engine=None,
+        client=get_client(),
+        user_id=user_id,
+        member_secret=session_policy().secret_key if by_member else None,
+    )
 
 
 class HoldingsState(LivePage, AuthState):

@@ -9,7 +9,15 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dashboard_app.web.api.v1 import account, credits, generations, library, orders, problems
+from dashboard_app.web.api.v1 import (
+    account,
+    credits,
+    generations,
+    holdings,
+    library,
+    orders,
+    problems,
+)
 
 TITLE = "Dashboard API"
 VERSION = "1.0.0"
@@ -41,6 +49,7 @@ ROUTERS = (
     account.router,
     credits.router,
     generations.router,
+    holdings.router,
     library.router,
     orders.router,
 )
