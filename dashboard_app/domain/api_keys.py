@@ -77,7 +77,9 @@ def create_api_key(
     clean_name, clean_scope = _clean_name(name), _clean_scope(scope)
     # The member's row, locked, so two requests cannot both make the twentieth key
     # (SQLite's BEGIN IMMEDIATE serialises writers already).
-    user = session.exec(select(User).where(User.id == user_id).with_for_update()).first()
+    user = session.exec(
+        select(User).where(User.id == user_id).with_for_update(key_share=True)
+    ).first()
     if user is None or user.deleted_at is not None:
         raise NotFound("No such member")
     live = session.exec(

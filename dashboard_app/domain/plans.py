@@ -212,8 +212,11 @@ def usage_this_month(*, session: Session, user_id: int, now: datetime | None = N
 
 def lock_member(session: Session, user_id: int) -> None:
     """Hold the member's user row until the transaction ends: every start of work for one
-    member queues behind it (PostgreSQL: FOR UPDATE; SQLite's BEGIN IMMEDIATE serialises)."""
-    found = session.exec(select(User.id).where(User.id == user_id).with_for_update()).first()
+    member queues behind it (PostgreSQL: FOR NO KEY UPDATE, which lets rows that merely refer
+    to the member be written meanwhile; SQLite's BEGIN IMMEDIATE serialises)."""
+    found = session.exec(
+        select(User.id).where(User.id == user_id).with_for_update(key_share=True)
+    ).first()
     if found is None:
         raise NotFound("No such member")
 

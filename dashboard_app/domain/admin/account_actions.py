@@ -182,7 +182,7 @@ def _active_admin_ids(session: Session) -> list[int]:
             .where(User.role == "admin", User.status == "active")
             .where(col(User.deleted_at).is_(None))
             .order_by(col(User.id))
-            .with_for_update()
+            .with_for_update(key_share=True)
         )
     )
 

@@ -42,7 +42,11 @@ def lock_users(session: Session, *user_ids: object, admins: bool = False) -> Non
             condition,
             and_(User.role == "admin", User.status == "active", col(User.deleted_at).is_(None)),
         )
-    session.exec(select(User.id).where(condition).order_by(col(User.id)).with_for_update()).all()
+    # FOR NO KEY UPDATE: rows that refer to these members (ledger entries, jobs) are written
+    # meanwhile without waiting (see plans.lock_member).
+    session.exec(
+        select(User.id).where(condition).order_by(col(User.id)).with_for_update(key_share=True)
+    ).all()
 
 
 def require_admin(*, session: Session, actor_user_id: int | None) -> User:
@@ -96,7 +100,7 @@ def target_member(session: Session, member_id: object, *, lock: bool = False) ->
         raise NotFound("No such member")
     query = select(User).where(User.id == member_id).execution_options(populate_existing=True)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)
     member = session.exec(query).first()
     if member is None:
         raise NotFound("No such member")

@@ -17,11 +17,14 @@ class UnknownOrder(DomainError):
 
 
 def lock_member(session: Session, user_id: int) -> User:
-    """The member's row, locked: all billing changes for one member happen one at a time."""
+    """The member's row, locked: all billing changes for one member happen one at a time.
+    FOR NO KEY UPDATE: rows that refer to the member (ledger entries, orders) are not held up by
+    it, or an insert holding the credit account would wait here while the holder of this lock
+    waits for the account (a deadlock)."""
     user = session.exec(
         select(User)
         .where(User.id == user_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).first()
     if user is None:
