@@ -8,6 +8,7 @@ wallet than the profile's current one are never shown."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from dashboard_app.models.base import utcnow
 # A refresh marked in flight this long ago is taken as lost (a worker died mid-refresh).
 REFRESH_ABANDONED_AFTER = timedelta(minutes=10)
 # After a failed refresh, opening the page does not try again for this long (the button does).
+log = logging.getLogger(__name__)
 RETRY_AFTER_FAILURE = timedelta(minutes=5)
 # Refreshes a member asks for with the button.
 MEMBER_REFRESHES = [rate_limits.Window(6, timedelta(minutes=15))]
@@ -237,6 +239,8 @@ def replace_holdings(
     """Make the member's holdings exactly the fetched set (in the caller's transaction)."""
     now = now or utcnow()
     sync = _sync_row(session, user_id)
+    if queued_at is not None and sync.refresh_queued_at != queued_at:
+        return 0  # superseded (abandoned as too slow, and asked again): the newer one writes
     session.exec(delete(Holding).where(col(Holding.user_id) == user_id))  # type: ignore[call-overload]
     db.note_changed(session, user_id)  # a plain statement: the flush would not tell the tabs
     for nft in inventory.nfts:
@@ -303,15 +307,22 @@ def refresh_holdings(
         with session_scope(engine) as session:
             record_failure(session=session, user_id=user_id, error=message, queued_at=queued_at)
         return RefreshOutcome(refreshed=False, error=message)
-    with session_scope(engine) as session:
-        count = replace_holdings(
-            session=session,
-            user_id=user_id,
-            wallet=wallet,
-            chain=chain,
-            inventory=inventory,
-            queued_at=queued_at,
-        )
+    try:
+        with session_scope(engine) as session:
+            count = replace_holdings(
+                session=session,
+                user_id=user_id,
+                wallet=wallet,
+                chain=chain,
+                inventory=inventory,
+                queued_at=queued_at,
+            )
+    except Exception:  # noqa: BLE001 - whatever the data did, the member is told and not stuck
+        log.exception("holdings of member %s could not be stored", user_id)
+        message = "The marketplace's answer could not be stored"
+        with session_scope(engine) as session:
+            record_failure(session=session, user_id=user_id, error=message, queued_at=queued_at)
+        return RefreshOutcome(refreshed=False, error=message)
     return RefreshOutcome(refreshed=True, holdings=count, skipped=inventory.skipped)
 
 

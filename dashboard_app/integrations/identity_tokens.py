@@ -73,10 +73,10 @@ class _PublishedKeys:
     def key_for(self, kid: str | None) -> Key:
         with self._lock:
             now = self._clock()
-            stale = self._keys is None or (
-                self._fetched_at is not None and now - self._fetched_at >= self.max_age_seconds
-            )
-            if stale or (self._find(kid) is None and self._may_refetch(now)):
+            aged = self._fetched_at is not None and now - self._fetched_at >= self.max_age_seconds
+            # Every fetch, the first ones included, waits its turn: an issuer that is down (or
+            # a flood of unknown kids) costs one fetch a minute, not one per request.
+            if (self._keys is None or aged or self._find(kid) is None) and self._may_refetch(now):
                 self._fetch(now)
             if self._keys is None:
                 raise TokenRejected("keys_unavailable")
@@ -103,9 +103,15 @@ class _PublishedKeys:
             response.raise_for_status()
             document = response.json()
             keys = KeySet.import_key_set(
-                {"keys": [k for k in document["keys"] if k.get("kty") in ("RSA", "EC")]}
+                {
+                    "keys": [
+                        k
+                        for k in document["keys"]
+                        if isinstance(k, dict) and k.get("kty") in ("RSA", "EC")
+                    ]
+                }
             )
-        except (httpx.HTTPError, ValueError, KeyError, TypeError, JoseError):
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError, JoseError):
             # Keep the last good keys: the issuer being briefly unreachable rejects nothing new.
             return
         self._keys = keys
@@ -168,11 +174,12 @@ class IdentityTokenVerifier:
             raise TokenRejected("malformed") from None
         claims = decoded.claims
         self._check_claims(claims)
+        try:
+            expires_at = datetime.fromtimestamp(claims["exp"], tz=UTC)
+        except (OverflowError, OSError, ValueError, TypeError):
+            raise TokenRejected("malformed") from None  # an expiry past any calendar
         return VerifiedToken(
-            issuer=self.issuer,
-            subject=claims["sub"],
-            expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
-            claims=claims,
+            issuer=self.issuer, subject=claims["sub"], expires_at=expires_at, claims=claims
         )
 
     @staticmethod

@@ -20,6 +20,7 @@ its contract or identifier, or with fields of the wrong type, is skipped and cou
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,18 @@ class _Item(BaseModel):
         return value[:MAX_TEXT]
 
 
+def _text(value: str) -> str:
+    """Text as a database can store it: PostgreSQL refuses NUL characters."""
+    return value.replace("\x00", "")
+
+
+def _storable(value: object) -> bool:
+    """A metadata value kept as is: JSON's scalars, finite numbers only (NaN is not JSON)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str | int | bool) or value is None
+
+
 def _nft(raw: object) -> Nft | None:
     if not isinstance(raw, dict):
         return None
@@ -100,21 +113,23 @@ def _nft(raw: object) -> Nft | None:
         item = _Item.model_validate(raw)
     except ValidationError:
         return None
-    image = item.image_url or ""
-    if not image.startswith(("https://", "http://")):
-        image = ""  # never a javascript: or data: address in an <img>
+    image = _text(item.image_url or "")
+    if not image.startswith("https://"):
+        # Never a javascript: or data: address in an <img>, and never plain http: (mixed
+        # content, readable and changeable on the way).
+        image = ""
     metadata = {
-        key: value
+        _text(str(key)): _text(value) if isinstance(value, str) else value
         for key, value in (item.model_extra or {}).items()
-        if isinstance(value, str | int | float | bool) or value is None
+        if _storable(value)
     }
     if len(repr(metadata)) > MAX_METADATA_CHARS:
         metadata = {"metadata_url": metadata.get("metadata_url")}
     return Nft(
-        contract=item.contract.lower(),
-        token_id=item.identifier,
-        collection=item.collection,
-        name=(item.name or "")[:MAX_TEXT],
+        contract=_text(item.contract.lower()),
+        token_id=_text(item.identifier),
+        collection=_text(item.collection),
+        name=_text(item.name or "")[:MAX_TEXT],
         image_url=image[:2000],
         metadata=metadata,
     )

@@ -361,3 +361,24 @@ def test_a_read_only_key_reads_but_may_not_create_cancel_or_regenerate(api, engi
         assert_problem(response, 403)
     assert count_rows(engine, Generation, Generation.user_id == member) == 1
     assert balances(engine, member).reserved == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        ("/api/v1/generations", "g" + "9" * 30),
+        ("/api/v1/library", "2026-11-01T00:00:00+00:00|" + "9" * 30),
+    ],
+)
+def test_a_cursor_naming_an_id_past_the_database_is_a_400_problem(
+    v1,  # noqa: F811
+    engine,
+    path,
+    raw,
+) -> None:
+    import base64
+
+    member = create_member(engine).id
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    problem = assert_problem(v1.get(f"{path}?cursor={cursor}", member=member), 400)
+    assert "no longer valid" in problem["detail"]

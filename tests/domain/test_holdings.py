@@ -9,10 +9,16 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
 from dashboard_app.db import session_scope
 from dashboard_app.domain import holdings, profiles
-from dashboard_app.integrations.marketplace import MarketplaceClient, MarketplaceConfig
+from dashboard_app.integrations.marketplace import (
+    Inventory,
+    MarketplaceClient,
+    MarketplaceConfig,
+    Nft,
+)
 from dashboard_app.models import Holding, HoldingsSync
 from dashboard_app.models.base import utcnow
 from tests.factories import count_rows, create_member
@@ -256,3 +262,73 @@ def test_a_member_can_ask_for_a_few_refreshes_at_a_time(engine: Engine) -> None:
             holdings.take_member_refresh(session=session, user_id=member, secret="s" * 32)
     with pytest.raises(holdings.rate_limits.RateLimited), session_scope(engine) as session:
         holdings.take_member_refresh(session=session, user_id=member, secret="s" * 32)
+
+
+def test_a_token_with_characters_a_database_refuses_is_stored_cleaned(
+    engine: Engine, marketplace: Marketplace
+) -> None:
+    """Anyone can send a token to a wallet: NUL characters (refused by PostgreSQL), NaN in its
+    metadata (not JSON) and a plain-http image are cleaned, and the refresh succeeds."""
+    member = member_with_wallet(engine)
+    marketplace.hold(
+        WALLET,
+        token(APES, "1", "apes", name="Poi\x00soned", rarity=float("nan"), level=3,
+              image_url="http://img.example/apes/1.png"),
+    )  # fmt: skip
+    outcome = refresh(engine, marketplace, member)
+    assert outcome is not None and outcome.refreshed, outcome
+    with Session(engine) as session:
+        [stored] = session.exec(select(Holding).where(Holding.user_id == member)).all()
+    assert stored.name == "Poisoned" and stored.image_url == ""
+    assert "rarity" not in stored.token_metadata and stored.token_metadata["level"] == 3
+
+
+def test_an_answer_that_cannot_be_stored_is_a_recorded_failure_not_a_stuck_refresh(
+    engine: Engine,
+) -> None:
+    member = member_with_wallet(engine)
+    with Session(engine) as session:
+        queued_at = holdings.request_refresh(session=session, user_id=member)
+        session.commit()
+    # Whatever the reason a database refuses the set (here: metadata that is not JSON).
+    unstorable = Nft(contract=APES, token_id="1", collection="apes", name="Odd",
+                     image_url="", metadata={"when": object()})  # fmt: skip
+    outcome = holdings.refresh_holdings(
+        engine=engine,
+        fetch=lambda wallet: Inventory(nfts=[unstorable]),
+        user_id=member,
+        chain="ethereum",
+        queued_at=queued_at,
+    )
+    assert outcome is not None and not outcome.refreshed
+    with Session(engine) as session:
+        sync = session.get(HoldingsSync, member)
+    assert sync.refresh_queued_at is None and sync.last_error == outcome.error
+
+
+def test_a_superseded_slow_refresh_does_not_overwrite_the_newer_one(
+    engine: Engine, marketplace: Marketplace
+) -> None:
+    member = member_with_wallet(engine)
+    with Session(engine) as session:
+        slow = holdings.request_refresh(session=session, user_id=member)
+        session.commit()
+    marketplace.hold(WALLET, token(APES, "2", "apes", name="Newer"))
+
+    def slow_fetch(wallet: str) -> Inventory:
+        # While it reads, it runs past the abandon window: a newer refresh is asked for and
+        # writes first.
+        later = slow + holdings.REFRESH_ABANDONED_AFTER + timedelta(seconds=1)
+        with Session(engine) as session:
+            newer = holdings.request_refresh(session=session, user_id=member, now=later)
+            session.commit()
+        assert refresh(engine, marketplace, member, queued_at=newer).refreshed
+        return Inventory(nfts=[Nft(contract=APES, token_id="1", collection="apes",
+                                   name="Older", image_url="", metadata={})])  # fmt: skip
+
+    holdings.refresh_holdings(
+        engine=engine, fetch=slow_fetch, user_id=member, chain="ethereum", queued_at=slow
+    )
+    with Session(engine) as session:
+        names = [h.name for h in session.exec(select(Holding).where(Holding.user_id == member))]
+    assert names == ["Newer"]

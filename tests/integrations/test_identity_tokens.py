@@ -229,3 +229,27 @@ def test_the_verifier_imports_nothing_from_web_or_domain() -> None:
     assert [
         n for n in imported if n.startswith(("dashboard_app.domain", "dashboard_app.web"))
     ] == []
+
+
+def test_an_issuer_down_from_the_start_is_asked_once_per_interval_not_per_token(
+    issuer: JwtIssuer,
+) -> None:
+    """Tokens arrive before any fetch has succeeded: each would have fetched (and waited on the
+    issuer, holding up every other caller) without the interval."""
+    clock = FakeClock()
+    verifier = published(issuer, clock=clock, jwks_min_refetch_seconds=60)
+    issuer.available = False
+    try:
+        before = issuer.fetch_count()
+        for _ in range(10):
+            assert rejected(verifier, issuer.mint()) == "keys_unavailable"
+        assert issuer.fetch_count() == before + 1
+    finally:
+        issuer.available = True
+    clock.now += 61
+    assert verifier.verify(issuer.mint()).subject == "partner-1"
+
+
+def test_an_expiry_past_any_calendar_is_refused_not_a_crash(issuer: JwtIssuer) -> None:
+    verifier = published(issuer)
+    assert rejected(verifier, issuer.mint(exp=10**20)) == "malformed"

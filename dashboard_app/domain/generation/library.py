@@ -65,7 +65,9 @@ def _read_cursor(cursor: object) -> tuple[datetime, int]:
         stamp, _, asset_id = raw.partition("|")
         moment = datetime.fromisoformat(stamp)
         assert moment.tzinfo is not None
-        return moment, int(asset_id)
+        found = record_id(int(asset_id))  # an id the database can hold, or the link is bad
+        assert found is not None
+        return moment, found
     except (AssertionError, ValueError, UnicodeDecodeError):
         raise InvalidInput("This page link is no longer valid", field="cursor") from None
 

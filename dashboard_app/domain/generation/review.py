@@ -115,7 +115,9 @@ def _read_cursor(cursor: object) -> int:
         assert isinstance(cursor, str) and len(cursor) <= 40
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         assert raw.startswith("g")
-        return int(raw[1:])
+        found = record_id(int(raw[1:]))  # an id the database can hold, or the link is bad
+        assert found is not None
+        return found
     except (AssertionError, ValueError, UnicodeDecodeError):
         raise InvalidInput("This page link is no longer valid", field="cursor") from None
 
