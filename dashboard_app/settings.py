@@ -314,6 +314,11 @@ class Settings(BaseSettings):
                 "API_JWT_SECRET must be at least 32 bytes; ask the identity service for a "
                 "longer shared secret."
             )
+        if jwks_url and self.app_env == "production" and not jwks_url.startswith("https://"):
+            raise SettingsError(
+                "API_JWT_JWKS_URL must be an https:// address in production: keys fetched over "
+                "plain http could be swapped on the way."
+            )
 
 
 @lru_cache

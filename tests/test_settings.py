@@ -165,6 +165,15 @@ def test_api_tokens_are_off_without_an_issuer(tmp_path) -> None:
         ),
         ({"api_jwt_secret": "k" * 31}, "at least 32 bytes"),
         ({"api_jwt_jwks_url": "https://id.example/jwks", "api_jwt_audience": ""}, "AUDIENCE"),
+        (
+            {
+                "api_jwt_jwks_url": "http://id.example/jwks",
+                "app_env": "production",
+                "secret_key": "s" * 48,
+                "public_base_url": "https://dashboard.example",
+            },
+            "https://",
+        ),
     ],
 )
 def test_an_issuer_needs_one_key_source_a_long_secret_and_an_audience(

@@ -139,7 +139,7 @@ def test_delete_takes_the_item_out_of_reach(v1, engine) -> None:  # noqa: F811
     assert titles(v1, member) == []
     assert_problem(v1.get(f"/api/v1/library/{asset_id}", member=member), 404)
     assert_problem(v1.delete(f"/api/v1/library/{asset_id}", member=member), 404)
-    assert_problem(v1.get(f"/api/v1/library/{asset_id}/download", member=member), 404)
+    assert_problem(v1.post(f"/api/v1/library/{asset_id}/download", member=member), 404)
 
 
 def test_a_download_link_counts_one_export_and_downloads_the_file(
@@ -150,7 +150,7 @@ def test_a_download_link_counts_one_export_and_downloads_the_file(
     _, _, asset_id = stored_result(engine, member, saved=True)
     path = f"/api/v1/library/{asset_id}/download"
 
-    response = v1.get(path, member=member)
+    response = v1.post(path, member=member)
     assert response.status_code == 200, response.text
     link = response.json()
     assert link["filename"] == f"stored-reel-{asset_id}.mp4"
@@ -161,10 +161,10 @@ def test_a_download_link_counts_one_export_and_downloads_the_file(
     assert served.headers["content-disposition"] == f'attachment; filename="{link["filename"]}"'
     # A retry with the same Idempotency-Key counts once; a new request counts again.
     keyed = {"Idempotency-Key": "download-1"}
-    assert v1.get(path, member=member, headers=keyed).status_code == 200
-    assert v1.get(path, member=member, headers=keyed).status_code == 200
+    assert v1.post(path, member=member, headers=keyed).status_code == 200
+    assert v1.post(path, member=member, headers=keyed).status_code == 200
     assert exports(engine, member) == 2
-    v1.get(path, member=member)
+    v1.post(path, member=member)
     assert exports(engine, member) == 3
 
 
@@ -172,8 +172,8 @@ def test_past_the_monthly_export_limit_a_download_is_refused(v1, engine) -> None
     member = create_member(engine).id
     _, _, asset_id = stored_result(engine, member, saved=True)
     for _ in range(20):  # the free plan's monthly exports
-        assert v1.get(f"/api/v1/library/{asset_id}/download", member=member).is_success
-    refused = v1.get(f"/api/v1/library/{asset_id}/download", member=member)
+        assert v1.post(f"/api/v1/library/{asset_id}/download", member=member).is_success
+    refused = v1.post(f"/api/v1/library/{asset_id}/download", member=member)
     problem = assert_problem(refused, 429)
     assert "export" in problem["detail"].lower()
     assert int(refused.headers["retry-after"]) >= 1  # until the meter resets
@@ -186,7 +186,7 @@ def test_an_unsaved_result_is_not_a_library_item(v1, engine) -> None:  # noqa: F
     for response in (
         v1.get(f"/api/v1/library/{asset_id}", member=member),
         v1.patch(f"/api/v1/library/{asset_id}", json={"title": "x"}, member=member),
-        v1.get(f"/api/v1/library/{asset_id}/download", member=member),
+        v1.post(f"/api/v1/library/{asset_id}/download", member=member),
         v1.delete(f"/api/v1/library/{asset_id}", member=member),
     ):
         assert_problem(response, 404)
@@ -204,7 +204,7 @@ def test_another_members_library_ids_are_404_and_nothing_changes(v1, engine, ite
         v1.get(f"/api/v1/library/{target}", member=stranger),
         v1.patch(f"/api/v1/library/{target}", json={"title": "Mine now"}, member=stranger),
         v1.delete(f"/api/v1/library/{target}", member=stranger),
-        v1.get(f"/api/v1/library/{target}/download", member=stranger),
+        v1.post(f"/api/v1/library/{target}/download", member=stranger),
         save(v1, stranger, variant_id),
         save(v1, stranger, unsaved_variant),
     ):
@@ -217,13 +217,13 @@ def test_another_members_library_ids_are_404_and_nothing_changes(v1, engine, ite
     assert exports(engine, owner) == exports(engine, stranger) == 0
 
 
-def test_a_read_only_key_lists_and_downloads_but_may_not_change_the_library(api, engine) -> None:
+def test_a_read_only_key_lists_but_may_not_change_the_library_or_spend_exports(api, engine) -> None:
     member = create_member(engine).id
     _, variant_id, asset_id = stored_result(engine, member, saved=True)
     key = make_api_key(engine, member, scope="read")
     assert api.get("/library", key=key).json()["items"][0]["id"] == asset_id
-    assert api.get(f"/library/{asset_id}/download", key=key).status_code == 200
     for response in (
+        api.post(f"/library/{asset_id}/download", key=key),
         api.post("/library", json={"variant_id": variant_id}, key=key),
         api.patch(f"/library/{asset_id}", json={"title": "Renamed"}, key=key),
         api.delete(f"/library/{asset_id}", key=key),

@@ -105,6 +105,6 @@ def test_the_document_lists_the_generation_and_library_operations() -> None:
         "GET /library/{item_id}",
         "PATCH /library/{item_id}",
         "DELETE /library/{item_id}",
-        "GET /library/{item_id}/download",
+        "POST /library/{item_id}/download",
     ):
         assert name in OPERATIONS

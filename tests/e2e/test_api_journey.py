@@ -126,7 +126,7 @@ def test_a_member_creates_polls_saves_and_downloads_with_curl(
     assert [found["id"] for found in listed["items"]] == [item["id"]]
 
     # A download link, then the file through it.
-    status, _, link = curl.json("GET", f"/api/v1/library/{item['id']}/download")
+    status, _, link = curl.json("POST", f"/api/v1/library/{item['id']}/download")
     assert status == 200, link
     status, file_headers, data = curl("GET", link["url"])
     assert status == 200

@@ -96,7 +96,8 @@ def start_download(
     if not isinstance(request_id, str) or not REQUEST_ID.match(request_id):
         raise InvalidInput("This download link has expired; try again", field="request_id")
     asset = owned_asset(session=session, user_id=user_id, asset_id=asset_id)
-    reference = f"export:{user_id}:{request_id}"
+    # The same request for the same file counts once; the same id for another file does not.
+    reference = f"export:{user_id}:{asset.id}:{request_id}"
     # The member's row is the lock every start of work takes; exports queue behind it too.
     plans.lock_member(session, user_id)
     if not plans.usage_recorded(session=session, reference=reference):

@@ -345,3 +345,23 @@ def test_the_overview_lists_recent_results_and_recent_exports_of_the_member_only
             ("Newer", newer, NOW),
         ]
         assert downloads.recent_exports(session=session, user_id=stranger) == []
+
+
+def test_one_request_id_sent_for_another_file_counts_another_export(engine) -> None:
+    """A retry counts once; the same id for a different result is another export (else one id
+    would download every result for the price of one)."""
+    member = create_member(engine).id
+    _, first = delivered(engine, member, title="First", n=1)
+    _, second = delivered(engine, member, title="Second", n=2)
+    for asset_id in (first, first, second):
+        with session_scope(engine) as session:
+            downloads.start_download(
+                session=session,
+                user_id=member,
+                asset_id=asset_id,
+                catalog=CATALOG,
+                request_id="download-0001",
+                now=NOW,
+            )
+    with session_scope(engine) as session:
+        assert plans.usage_this_month(session=session, user_id=member, now=NOW).exports == 2

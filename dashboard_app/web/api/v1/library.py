@@ -224,7 +224,7 @@ def delete_item(item_id: int, caller: WriteCaller) -> Response:
     return Response(status_code=204)
 
 
-@router.get(
+@router.post(
     f"{PATH}/{{item_id}}/download",
     response_model=DownloadLink,
     summary="A short-lived link that downloads the file (counts one export)",
@@ -232,7 +232,7 @@ def delete_item(item_id: int, caller: WriteCaller) -> Response:
 )
 def download_link(
     item_id: int,
-    caller: ReadCaller,
+    caller: WriteCaller,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -245,7 +245,8 @@ def download_link(
     ] = None,
 ) -> DownloadLink:
     """Each request counts one export against the plan's monthly limit, unless it repeats an
-    Idempotency-Key; past the limit it is refused with when the limit resets."""
+    Idempotency-Key; past the limit it is refused with when the limit resets. Counting uses
+    the plan's quota, so it needs a read-write credential."""
     request_id = (
         domain_key(idempotency_key) if idempotency_key is not None else secrets.token_urlsafe(24)
     )
