@@ -29,10 +29,21 @@ def workflow_id(user_id: int, queued_at: datetime) -> str:
     return f"holdings-{user_id}-{queued_at.isoformat()}"
 
 
-def request_refresh(*, engine: Engine | None, client: JobsClient, user_id: int) -> bool:
-    """Mark a refresh in flight (committed) and enqueue it; False when one is in flight."""
+def request_refresh(
+    *,
+    engine: Engine | None,
+    client: JobsClient,
+    user_id: int,
+    member_secret: str | None = None,
+) -> bool:
+    """Mark a refresh in flight (committed) and enqueue it; False when one is in flight. With
+    `member_secret` (the member asked: the page's button or the API) a refresh that is queued
+    counts against the member's limit, in the same transaction (RateLimited: nothing marked);
+    asking while one runs costs nothing."""
     with session_scope(engine) as session:
         queued_at = holdings.request_refresh(session=session, user_id=user_id)
+        if queued_at is not None and member_secret is not None:
+            holdings.take_member_refresh(session=session, user_id=user_id, secret=member_secret)
     if queued_at is None:
         return False
     try:
@@ -46,18 +57,6 @@ def request_refresh(*, engine: Engine | None, client: JobsClient, user_id: int) 
             holdings.abandon_refresh(session=session, user_id=user_id, queued_at=queued_at)
         raise
     return True
-
-
-def ask_for_refresh(
-    *, engine: Engine | None, client: JobsClient, user_id: int, member_secret: str | None
-) -> bool:
-    """A refresh asked for on the member's behalf: with `member_secret` (the member pressed
-    Refresh, on the page or through the API) it counts against their limit first (RateLimited).
-    False when one is already in flight."""
-    if member_secret is not None:
-        with session_scope(engine) as session:
-            holdings.take_member_refresh(session=session, user_id=user_id, secret=member_secret)
-    return request_refresh(engine=engine, client=client, user_id=user_id)
 
 
 def fetcher(settings: Settings):  # type: ignore[no-untyped-def]

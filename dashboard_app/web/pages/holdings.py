@@ -60,7 +60,7 @@ def _read(user_id: int) -> holdings.HoldingsView:
 def _ask_for_refresh(user_id: int, *, by_member: bool) -> bool:
     """Enqueue a refresh (the member's button counts against their limit); False when one is
     already in flight."""
-    return holdings_engine.ask_for_refresh(
+    return holdings_engine.request_refresh(
         engine=None,
         client=get_client(),
         user_id=user_id,

@@ -142,7 +142,7 @@ def refresh_holdings(caller: WriteCaller, response: Response) -> RefreshAccepted
         wallet = holdings.member_wallet(session=session, user_id=caller.user_id)
     if not wallet:
         raise ApiProblem(409, "Conflict", NO_WALLET)
-    queued = holdings_engine.ask_for_refresh(
+    queued = holdings_engine.request_refresh(
         engine=None,
         client=get_client(),
         user_id=caller.user_id,
