@@ -19,6 +19,7 @@ from dashboard_app.live import bus
 from dashboard_app.models import UserSession
 from dashboard_app.web.auth_cookie import session_policy
 from tests.factories import create_member
+from tests.support.tab import run_async
 
 WAIT_SECONDS = 10
 # Member ids no row has, published as markers: the listener is told in the order of publishing.
@@ -179,4 +180,4 @@ def test_the_last_sqlite_listener_to_stop_removes_its_socket_folder(tmp_path) ->
         await second.aclose()
         return kept_for_the_other, folder.exists()
 
-    assert asyncio.run(run()) == (True, False)
+    assert run_async(run()) == (True, False)
