@@ -231,6 +231,10 @@ def record_progress(
     """Show how far the render is (and the job's average, and which worker renders it), or
     stop it (RenderStopped)."""
     now = now or utcnow()
+    # The job first, then its variant: the order every writer of both takes them (a member's
+    # cancel locks the job, then its variants). Updating the variant first and the job after
+    # deadlocked against a cancel on PostgreSQL.
+    _locked_generation(session, job.generation_id)
     variant = check_render(session=session, job=job, now=now)
     percent = max(0, min(99, int(fraction * 100)))
     if variant.status == "running" and variant.progress == percent:
