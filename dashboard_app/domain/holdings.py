@@ -299,14 +299,18 @@ def refresh_holdings(
         wallet = begin_refresh(session=session, user_id=user_id, queued_at=queued_at)
     if wallet is None:
         return None
+
+    def failure(message: str) -> RefreshOutcome:
+        """The last good set stays; the member is told why and when it was read."""
+        with session_scope(engine) as session:
+            record_failure(session=session, user_id=user_id, error=message, queued_at=queued_at)
+        return RefreshOutcome(refreshed=False, error=message)
+
     try:
         inventory = fetch(wallet) if wallet else Inventory()
     except MarketplaceError as failed:
         message = str(failed)
-        message = message[:1].upper() + message[1:]
-        with session_scope(engine) as session:
-            record_failure(session=session, user_id=user_id, error=message, queued_at=queued_at)
-        return RefreshOutcome(refreshed=False, error=message)
+        return failure(message[:1].upper() + message[1:])
     try:
         with session_scope(engine) as session:
             count = replace_holdings(
@@ -319,10 +323,7 @@ def refresh_holdings(
             )
     except Exception:  # noqa: BLE001 - whatever the data did, the member is told and not stuck
         log.exception("holdings of member %s could not be stored", user_id)
-        message = "The marketplace's answer could not be stored"
-        with session_scope(engine) as session:
-            record_failure(session=session, user_id=user_id, error=message, queued_at=queued_at)
-        return RefreshOutcome(refreshed=False, error=message)
+        return failure("The marketplace's answer could not be stored")
     return RefreshOutcome(refreshed=True, holdings=count, skipped=inventory.skipped)
 
 
