@@ -48,6 +48,18 @@ def test_production_accepts_a_real_secret(tmp_path) -> None:
     assert make(tmp_path, app_env="production", secret_key=secret).resolved_secret_key() == secret
 
 
+def start_server_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Load the server's configuration (rxconfig) in a process of its own, with these settings."""
+    return subprocess.run(
+        [sys.executable, "-c", "import rxconfig"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_default_database_is_sqlite_in_the_data_folder(tmp_path) -> None:
     settings = make(tmp_path, database_url="")
     assert settings.database_url == f"sqlite:///{tmp_path / 'dashboard.db'}"
@@ -60,14 +72,7 @@ def test_server_start_up_stops_with_a_clear_message_without_a_production_secret(
         "SECRET_KEY": "changethis",
         "DATA_DIR": str(tmp_path),
     }
-    result = subprocess.run(
-        [sys.executable, "-c", "import rxconfig"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = start_server_config(env)
     assert result.returncode != 0
     assert "Configuration error: SECRET_KEY is missing or a placeholder" in result.stderr
 
@@ -93,14 +98,7 @@ def test_server_start_up_stops_with_a_clear_message_without_a_mail_server(tmp_pa
         "SECRET_KEY": "a-real-secret-" + "x" * 40,
         "DATA_DIR": str(tmp_path),
     }
-    result = subprocess.run(
-        [sys.executable, "-c", "import rxconfig"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = start_server_config(env)
     assert result.returncode != 0
     assert "Configuration error: SMTP_HOST is not set" in result.stderr
 
@@ -203,13 +201,6 @@ def test_server_start_up_stops_with_a_clear_message_for_a_short_token_secret(tmp
         "API_JWT_AUDIENCE": "api",
         "API_JWT_SECRET": "too-short",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", "import rxconfig"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = start_server_config(env)
     assert result.returncode != 0
     assert "Configuration error: API_JWT_SECRET must be at least 32 bytes" in result.stderr
