@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from pwdlib import PasswordHash
+from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from dashboard_app.domain.audit import record_audit
@@ -215,6 +216,36 @@ class SignedIn:
     session_id: int
 
 
+def session_is_live(
+    *,
+    revoked_at: datetime | None,
+    expires_at: datetime,
+    last_seen_at: datetime,
+    now: datetime,
+    policy: SessionPolicy,
+) -> bool:
+    """A session ends when revoked, at its absolute expiry, or after `policy.idle` unseen."""
+    return revoked_at is None and expires_at > now and last_seen_at + policy.idle > now
+
+
+def member_can_sign_in(*, status: str, deleted_at: datetime | None) -> bool:
+    return deleted_at is None and status == "active"
+
+
+def seen_is_due(last_seen_at: datetime, now: datetime) -> bool:
+    """Whether a session's last-seen time is worth writing (at most once a minute)."""
+    return now - last_seen_at >= LAST_SEEN_RESOLUTION
+
+
+def note_session_seen(*, session: Session, session_id: int, now: datetime) -> None:
+    """Move a session's last-seen time forward (a visit: not a change any tab shows)."""
+    session.execute(
+        update(UserSession)
+        .where(col(UserSession.id) == session_id, col(UserSession.last_seen_at) < now)
+        .values(last_seen_at=now)
+    )
+
+
 def resolve_session(
     *, session: Session, token: str | None, policy: SessionPolicy, now: datetime | None = None
 ) -> SignedIn | None:
@@ -225,14 +256,18 @@ def resolve_session(
     row = session.exec(
         select(UserSession).where(UserSession.token_hash == policy.token_hash(token))
     ).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
-        return None
-    if row.last_seen_at + policy.idle <= now:
+    if row is None or not session_is_live(
+        revoked_at=row.revoked_at,
+        expires_at=row.expires_at,
+        last_seen_at=row.last_seen_at,
+        now=now,
+        policy=policy,
+    ):
         return None
     user = session.get(User, row.user_id)
-    if user is None or user.deleted_at is not None or user.status != "active":
+    if user is None or not member_can_sign_in(status=user.status, deleted_at=user.deleted_at):
         return None
-    if now - row.last_seen_at >= LAST_SEEN_RESOLUTION:
+    if seen_is_due(row.last_seen_at, now):
         row.last_seen_at = now
         session.add(row)
         session.flush()
@@ -382,9 +417,12 @@ def get_user(*, session: Session, user_id: int) -> User:
 
 def display_name_of(*, session: Session, user: User) -> str:
     profile = session.get(Profile, user.id)
-    if profile is not None and profile.display_name:
-        return profile.display_name
-    return user.email.split("@", 1)[0]
+    return shown_name(profile.display_name if profile else "", user.email)
+
+
+def shown_name(display_name: str, email: str) -> str:
+    """The name shown for a member: their display name, else their address before the @."""
+    return display_name or email.split("@", 1)[0]
 
 
 def list_members(*, session: Session, limit: int = 20) -> tuple[int, list[User]]:

@@ -20,9 +20,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from dashboard_app.db import get_engine, session_scope
+from dashboard_app.db import get_engine, read_scope, session_scope
 from dashboard_app.domain import accounts
+from dashboard_app.domain.dashboard import shell_for_token
 from dashboard_app.models import User
 from dashboard_app.settings import get_settings
 from dashboard_app.web.auth_cookie import session_policy
@@ -30,7 +32,6 @@ from dashboard_app.web.pages import history, jobs, overview
 from dashboard_app.web.pages.billing import orders
 from dashboard_app.web.pages.billing import page as billing
 from dashboard_app.web.pages.library import state as library
-from dashboard_app.web.state.auth import load_viewer
 from tests.factories import create_member
 from tests.support.big_member import History, seed_history
 
@@ -81,18 +82,24 @@ def _sign_in(user: User) -> str:
 
 def _first_loads(user_id: int, token: str) -> dict[str, Callable[[], object]]:
     """What each page runs on its first load, after the shell's viewer: the pages' loaders."""
-    return {
-        "shell": lambda: load_viewer(token),
-        "overview": lambda: (
-            overview._load_overview(user_id),
-            overview._load_generations(user_id, {}),
-        ),
-        "history": lambda: history._fetch(user_id, None),
-        "jobs": lambda: jobs._fetch(user_id, None, None, jobs.PAGE_SIZE),
-        "library": lambda: library._fetch(user_id, {}, None, {}),
-        "orders": lambda: (orders._orders_page(user_id, None), orders._stale_orders(user_id)),
-        "billing": lambda: billing._billing_view(user_id),
+    loaders: dict[str, Callable[[Session], object]] = {
+        "shell": lambda s: shell_for_token(session=s, token=token, policy=session_policy()),
+        "overview": lambda s: overview._load(s, user_id, {}),
+        "history": lambda s: history._fetch(s, user_id, None),
+        "jobs": lambda s: jobs._fetch(s, user_id, None, None, jobs.PAGE_SIZE),
+        "library": lambda s: library._fetch(s, user_id, {}, None, {}),
+        "orders": lambda s: orders._first_page(s, user_id),
+        "billing": lambda s: billing._billing_view(s, user_id),
     }
+    return {page: _in_read_scope(loader) for page, loader in loaders.items()}
+
+
+def _in_read_scope(loader: Callable[[Session], object]) -> Callable[[], object]:
+    def run() -> object:
+        with read_scope() as session:
+            return loader(session)
+
+    return run
 
 
 def _capture(engine: Engine, run: Callable[[], object]) -> list[tuple[str, object]]:
@@ -201,7 +208,9 @@ def test_the_check_catches_reads_that_no_member_index_serves(
     seed_history(engine, member.id, History(entries=20_000, generations=100, assets=100))
     history_reads = [
         (statement, parameters)
-        for statement, parameters in _capture(app_database, lambda: history._fetch(member.id, None))
+        for statement, parameters in _capture(
+            app_database, _in_read_scope(lambda s: history._fetch(s, member.id, None))
+        )
         if "FROM credit_entries" in statement
     ]
     assert history_reads

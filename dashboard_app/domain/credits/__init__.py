@@ -28,7 +28,11 @@ refunds, expiry and reading; `ledger` holds the building blocks they share.
 """
 
 from dashboard_app.domain.credits.balance import adjust_credits, grant_credits, spend_credits
-from dashboard_app.domain.credits.expiry import expire_credits, users_with_due_expiry
+from dashboard_app.domain.credits.expiry import (
+    expire_credits,
+    has_due_credits,
+    users_with_due_expiry,
+)
 from dashboard_app.domain.credits.freezes import freeze_credits, thaw_credits
 from dashboard_app.domain.credits.holds import (
     capture_reservation,
@@ -68,6 +72,7 @@ __all__ = [
     "capture_reservation",
     "claw_back_credits",
     "expire_credits",
+    "has_due_credits",
     "freeze_credits",
     "get_balances",
     "grant_credits",

@@ -56,9 +56,27 @@ def lock_and_expire(
 def expire_credits(
     *, session: Session, user_id: int, now: datetime | None = None
 ) -> list[CreditEntry]:
-    """Expire a member's due credits now (every operation also does this first)."""
+    """Expire a member's due credits now (every operation also does this first). An unlocked
+    look comes first: nothing is locked unless something is due."""
+    now = now or utcnow()
+    if not has_due_credits(session, user_id, now):
+        return []
     account = lock_account(session, user_id)
-    return expire_due(session, account, now or utcnow())
+    return expire_due(session, account, now)
+
+
+def has_due_credits(session: Session, user_id: int, now: datetime) -> bool:
+    """Whether any of a member's lots holds credits past their expiry (an unlocked read:
+    `expire_due` reads again under the account's lock)."""
+    return (
+        session.exec(
+            select(CreditLot.id)
+            .where(CreditLot.user_id == user_id, CreditLot.remaining > 0)
+            .where(col(CreditLot.expires_at).is_not(None), col(CreditLot.expires_at) <= now)
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def users_with_due_expiry(*, session: Session, now: datetime | None = None) -> list[int]:

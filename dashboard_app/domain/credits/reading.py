@@ -95,19 +95,17 @@ def spent_per_day(
 def next_expiry(
     *, session: Session, user_id: int, now: datetime | None = None
 ) -> tuple[datetime, int] | None:
-    """When the soonest-expiring credits expire, and how many."""
+    """When the soonest-expiring credits expire, and how many (one statement, on the
+    member's lots by expiry: every overview load asks)."""
     now = now or utcnow()
-    lot = session.exec(
-        select(CreditLot)
+    soonest = session.exec(
+        select(CreditLot.expires_at, func.sum(CreditLot.remaining))
         .where(CreditLot.user_id == user_id, CreditLot.remaining > 0)
         .where(col(CreditLot.expires_at).is_not(None), col(CreditLot.expires_at) > now)
+        .group_by(col(CreditLot.expires_at))
         .order_by(col(CreditLot.expires_at))
+        .limit(1)
     ).first()
-    if lot is None or lot.expires_at is None:
+    if soonest is None or soonest[0] is None:
         return None
-    same_day = session.exec(
-        select(func.coalesce(func.sum(CreditLot.remaining), 0)).where(
-            CreditLot.user_id == user_id, CreditLot.expires_at == lot.expires_at
-        )
-    ).one()
-    return lot.expires_at, int(same_day)
+    return soonest[0], int(soonest[1])

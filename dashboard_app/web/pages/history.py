@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import reflex as rx
+from sqlmodel import Session
 
-from dashboard_app.db import session_scope
+from dashboard_app.db import read
 from dashboard_app.domain import credits
 from dashboard_app.domain.errors import InvalidInput
 from dashboard_app.models import CreditEntry
@@ -49,17 +48,20 @@ def _row(entry: CreditEntry) -> dict[str, str]:
 
 
 def _fetch(
-    user_id: int, kind: str | None, before_id: int | None = None, after_id: int | None = None
+    session: Session,
+    user_id: int,
+    kind: str | None,
+    before_id: int | None = None,
+    after_id: int | None = None,
 ) -> credits.HistoryPage:
-    with session_scope() as session:
-        return credits.history(
-            session=session,
-            user_id=user_id,
-            kind=kind,
-            before_id=before_id,
-            after_id=after_id,
-            limit=PAGE_SIZE if after_id is None else 100,
-        )
+    return credits.history(
+        session=session,
+        user_id=user_id,
+        kind=kind,
+        before_id=before_id,
+        after_id=after_id,
+        limit=PAGE_SIZE if after_id is None else 100,
+    )
 
 
 class FilterChoice(Payload):
@@ -81,12 +83,12 @@ class HistoryState(LivePage, AuthState):
         """First load: the newest page. Later: prepend only what arrived since."""
         top = self._top_id()
         if top is None:
-            page = await asyncio.to_thread(_fetch, viewer.user_id, self._kind)
+            page = await read(_fetch, viewer.user_id, self._kind)
             self.rows = [_row(e) for e in page.entries]
             self._cursor = page.next_cursor
             self.has_more = page.next_cursor is not None
             return
-        page = await asyncio.to_thread(_fetch, viewer.user_id, self._kind, None, top)
+        page = await read(_fetch, viewer.user_id, self._kind, None, top)
         if page.next_cursor is not None:  # more than fits: start again from the top
             self.rows = []
             await self._refresh_page(viewer)
@@ -120,7 +122,7 @@ class HistoryState(LivePage, AuthState):
         if self._cursor is None:
             return None
         try:
-            page = await asyncio.to_thread(_fetch, viewer.user_id, self._kind, self._cursor)
+            page = await read(_fetch, viewer.user_id, self._kind, self._cursor)
         except InvalidInput as error:
             self.error = error.message
             return None

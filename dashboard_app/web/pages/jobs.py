@@ -7,8 +7,9 @@ import asyncio
 from dataclasses import dataclass
 
 import reflex as rx
+from sqlmodel import Session
 
-from dashboard_app.db import session_scope
+from dashboard_app.db import read
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import DomainError
 from dashboard_app.domain.generation import review
@@ -64,11 +65,12 @@ def _row(job: Generation) -> JobRow:
     )
 
 
-def _fetch(user_id: int, status: str | None, cursor: str | None, limit: int) -> review.JobsPage:
-    with session_scope() as session:
-        return review.list_jobs(
-            session=session, user_id=user_id, status=status, cursor=cursor, limit=limit
-        )
+def _fetch(
+    session: Session, user_id: int, status: str | None, cursor: str | None, limit: int
+) -> review.JobsPage:
+    return review.list_jobs(
+        session=session, user_id=user_id, status=status, cursor=cursor, limit=limit
+    )
 
 
 class StatusChoice(Payload):
@@ -88,7 +90,7 @@ class JobsState(LivePage, AuthState):
         are, and `load_more` goes on from the last row shown."""
         shown = len(self.rows)
         limit = min(MOST_SHOWN_LIVE, max(PAGE_SIZE, shown))
-        page = await asyncio.to_thread(_fetch, viewer.user_id, self._status, None, limit)
+        page = await read(_fetch, viewer.user_id, self._status, None, limit)
         fresh = [_row(job) for job in page.jobs]
         if shown <= limit:
             self.rows = fresh
@@ -124,9 +126,7 @@ class JobsState(LivePage, AuthState):
         if self._cursor is None:
             return None
         try:
-            page = await asyncio.to_thread(
-                _fetch, viewer.user_id, self._status, self._cursor, PAGE_SIZE
-            )
+            page = await read(_fetch, viewer.user_id, self._status, self._cursor, PAGE_SIZE)
         except DomainError as error:
             self.error = error.message
             return None

@@ -7,11 +7,14 @@ import asyncio
 from dataclasses import dataclass
 
 import reflex as rx
+from sqlmodel import Session
 
-from dashboard_app.db import session_scope
+from dashboard_app.db import read, session_scope
+from dashboard_app.domain import credits
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.dashboard import MemberOverview, member_overview
 from dashboard_app.domain.generation import downloads, drafts, library, review
+from dashboard_app.models.base import utcnow
 from dashboard_app.web import routes
 from dashboard_app.web.components.cards import page_heading, stat_card
 from dashboard_app.web.components.jobs import progress_bar, status_badge, when
@@ -52,37 +55,48 @@ class Generations:
     links: dict[str, list]
 
 
-def _load_overview(user_id: int) -> MemberOverview:
+def _load(
+    session: Session, user_id: int, links: dict[str, list], first: bool = True
+) -> tuple[MemberOverview, Generations] | None:
+    """Everything the overview shows, or, the first time, None when credits are due to expire
+    (a write: expired credits leave through an entry before the member sees a balance)."""
+    now = utcnow()
+    if first and credits.has_due_credits(session, user_id, now):
+        return None
+    overview = member_overview(session=session, user_id=user_id, catalog=get_catalog(), now=now)
+    return overview, _generations(session, user_id, links)
+
+
+def _expire(user_id: int) -> None:
     with session_scope() as session:
-        return member_overview(session=session, user_id=user_id, catalog=get_catalog())
+        credits.expire_credits(session=session, user_id=user_id)
 
 
-def _load_generations(user_id: int, links: dict[str, list]) -> Generations:
+def _generations(session: Session, user_id: int, links: dict[str, list]) -> Generations:
     media = MediaLinks(user_id, links)
-    with session_scope() as session:
-        running = [
-            RunningJob(
-                title=job.title,
-                href=routes.review_path(job.id or 0),
-                status=job.status,
-                progress=job.progress,
-            )
-            for job in review.jobs_in_progress(session=session, user_id=user_id)
-        ]
-        recent = [
-            RecentResult(
-                title=asset.title,
-                href=routes.review_path(asset.generation_id) if asset.generation_id else "",
-                thumbnail_url=media.link(asset, "thumbnail"),
-            )
-            for asset in library.recent_results(session=session, user_id=user_id, limit=8)
-        ]
-        exports = [
-            RecentExport(title=export.title, when=when(export.exported_at))
-            for export in downloads.recent_exports(session=session, user_id=user_id, limit=5)
-        ]
-        latest = drafts.open_drafts(session=session, user_id=user_id, limit=1)
-        draft_href = routes.draft_url(latest[0].id or 0) if latest else ""
+    running = [
+        RunningJob(
+            title=job.title,
+            href=routes.review_path(job.id or 0),
+            status=job.status,
+            progress=job.progress,
+        )
+        for job in review.jobs_in_progress(session=session, user_id=user_id)
+    ]
+    recent = [
+        RecentResult(
+            title=asset.title,
+            href=routes.review_path(asset.generation_id) if asset.generation_id else "",
+            thumbnail_url=media.link(asset, "thumbnail"),
+        )
+        for asset in library.recent_results(session=session, user_id=user_id, limit=8)
+    ]
+    exports = [
+        RecentExport(title=export.title, when=when(export.exported_at))
+        for export in downloads.recent_exports(session=session, user_id=user_id, limit=5)
+    ]
+    latest = drafts.open_drafts(session=session, user_id=user_id, limit=1)
+    draft_href = routes.draft_url(latest[0].id or 0) if latest else ""
     return Generations(running, recent, exports, draft_href, media.kept)
 
 
@@ -108,14 +122,18 @@ class OverviewState(LivePage, AuthState):
     _links: dict[str, list] = {}
 
     async def _refresh_page(self, viewer: Viewer) -> None:
-        generations = await asyncio.to_thread(_load_generations, viewer.user_id, self._links)
+        loaded = await read(_load, viewer.user_id, self._links)
+        if loaded is None:
+            await asyncio.to_thread(_expire, viewer.user_id)
+            loaded = await read(_load, viewer.user_id, self._links, False)
+        assert loaded is not None
+        overview, generations = loaded
         self.running, self.recent, self.exports = (
             generations.running,
             generations.recent,
             generations.exports,
         )
         self.draft_href, self._links = generations.draft_href, generations.links
-        overview = await asyncio.to_thread(_load_overview, viewer.user_id)
         balances = overview.balances
         self.available_credits = balances.available
         self.reserved_credits = balances.reserved

@@ -10,14 +10,18 @@ themselves.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from contextlib import suppress
+from contextvars import ContextVar
+from datetime import datetime
 
 import reflex as rx
 from reflex_base.event.context import EventContext
+from sqlmodel import Session
 
-from dashboard_app.db import session_scope
-from dashboard_app.domain import accounts, credits
-from dashboard_app.models import Profile
+from dashboard_app.db import read, session_scope
+from dashboard_app.domain import accounts
+from dashboard_app.domain.dashboard import Shell, shell_for_token
+from dashboard_app.models.base import utcnow
 from dashboard_app.settings import get_settings
 from dashboard_app.web import live_tabs, routes
 from dashboard_app.web.auth_cookie import session_policy, token_from_cookie_header
@@ -57,39 +61,28 @@ def notice_text(code: str | None, signed_message: str | None = None) -> str:
     return message if isinstance(message, str) else NOTICES.get(code or "", "")
 
 
-@dataclass(frozen=True)
-class Viewer:
-    """Who is signed in on this connection, read from the database for this event."""
-
-    user_id: int
-    is_admin: bool
-    email: str
-    display_name: str
-    available_credits: int
-    email_verified: bool
-    session_id: int
-    theme: str
+# Who is signed in on this connection, read from the database for this event.
+Viewer = Shell
 
 
-def load_viewer(token: str | None) -> Viewer | None:
+def _shell(session: Session, token: str, now: datetime) -> Shell | None:
+    return shell_for_token(session=session, token=token, policy=session_policy(), now=now)
+
+
+def _note_seen(session_id: int, now: datetime) -> None:
     with session_scope() as session:
-        signed_in = accounts.resolve_session(session=session, token=token, policy=session_policy())
-        if signed_in is None:
-            return None
-        user = signed_in.user
-        assert user.id is not None
-        balances = credits.get_balances(session=session, user_id=user.id)
-        profile = session.get(Profile, user.id)
-        return Viewer(
-            user_id=user.id,
-            is_admin=user.role == "admin",
-            email=user.email,
-            display_name=accounts.display_name_of(session=session, user=user),
-            available_credits=balances.available,
-            email_verified=user.email_verified_at is not None,
-            session_id=signed_in.session_id,
-            theme=profile.theme if profile else "system",
-        )
+        accounts.note_session_seen(session=session, session_id=session_id, now=now)
+
+
+async def read_viewer(token: str | None) -> Viewer | None:
+    """The member behind a session token, read from the database now."""
+    if not token:
+        return None
+    now = utcnow()
+    shell = await read(_shell, token, now)
+    if shell is not None and shell.seen_due:
+        await asyncio.to_thread(_note_seen, shell.session_id, now)
+    return shell
 
 
 def carried_session_token() -> str | None:
@@ -107,13 +100,35 @@ def carried_session_token() -> str | None:
     return token_from_cookie_header(headers.get("cookie") if isinstance(headers, dict) else None)
 
 
-def live_session_id(token: str | None) -> int:
-    """The id of the live session behind a session token, or 0 when there is none."""
-    if not token:
-        return 0
-    with session_scope() as session:
-        signed_in = accounts.resolve_session(session=session, token=token, policy=session_policy())
-        return signed_in.session_id if signed_in is not None else 0
+# The viewer the session guard read for the event being processed, with that event's context
+# and token: the handler's first `_viewer` takes it instead of reading again.
+_EVENT_VIEWER: ContextVar[tuple[object, str | None, Viewer | None] | None] = ContextVar(
+    "event_viewer", default=None
+)
+
+
+async def read_viewer_for_event(token: str | None) -> Viewer | None:
+    """The session guard's reading, before any handler runs: once per event."""
+    viewer = await read_viewer(token)
+    with suppress(LookupError):  # outside an event there is no handler to reuse it
+        _EVENT_VIEWER.set((EventContext.get(), token, viewer))
+    return viewer
+
+
+async def event_viewer(token: str | None) -> Viewer | None:
+    """The member behind `token` for a handler: the guard's reading of this same event the
+    first time (a handler reads before it changes anything), read again after that."""
+    stashed = _EVENT_VIEWER.get()
+    _EVENT_VIEWER.set(None)
+    try:
+        context = EventContext.get()
+    except LookupError:
+        context = None
+    if stashed is not None and context is not None:
+        stashed_context, stashed_token, viewer = stashed
+        if stashed_context is context and stashed_token == token:
+            return viewer
+    return await read_viewer(token)
 
 
 class AuthState(rx.State):
@@ -159,7 +174,7 @@ class AuthState(rx.State):
 
     async def _viewer(self) -> Viewer | None:
         """The signed-in member for this event, with the shell's vars refreshed, or None."""
-        viewer = await asyncio.to_thread(load_viewer, self._session_token())
+        viewer = await event_viewer(self._session_token())
         if viewer is None:
             self._forget_viewer()
             return None
@@ -278,7 +293,7 @@ class PublicPageState(rx.State):
     async def _prepare(self, messages: dict[str, str]):
         self.next_path = routes.safe_next(self.router.url.query_parameters.get("next"))
         self._read_params(messages)
-        viewer = await asyncio.to_thread(load_viewer, carried_session_token())
+        viewer = await read_viewer(carried_session_token())
         if viewer is not None:
             return rx.redirect(self.next_path)
         return None

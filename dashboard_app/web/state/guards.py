@@ -15,7 +15,6 @@ the new one through a hydrate or a delta.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import typing
 from collections.abc import Callable, Mapping
@@ -31,7 +30,7 @@ from reflex_base.event import Event
 from reflex_base.registry import RegistrationContext
 
 from dashboard_app.web import live_tabs
-from dashboard_app.web.state.auth import AuthState, carried_session_token, live_session_id
+from dashboard_app.web.state.auth import AuthState, carried_session_token, read_viewer_for_event
 from dashboard_app.web.state.payloads import bad_payload
 
 if TYPE_CHECKING:
@@ -104,7 +103,8 @@ async def reset_tab(root: BaseState) -> None:
 
 class SessionGuard(Middleware):
     async def preprocess(self, app: App, state: BaseState, event: Event) -> StateUpdate | None:
-        session_id = await asyncio.to_thread(live_session_id, carried_session_token())
+        viewer = await read_viewer_for_event(carried_session_token())
+        session_id = viewer.session_id if viewer is not None else 0
         auth = await state.get_state(AuthState)
         if auth._built_for_session != session_id:
             # The tab no longer gets the previous member's pushes; its next load records it

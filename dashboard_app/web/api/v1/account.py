@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard_app.db import session_scope
-from dashboard_app.domain import accounts, profiles
+from dashboard_app.domain import accounts, credits, profiles
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.dashboard import member_overview
 from dashboard_app.domain.generation import library
@@ -67,6 +67,7 @@ class MeOut(BaseModel):
 def get_me(caller: ReadCaller) -> MeOut:
     with session_scope() as session:
         user = accounts.get_user(session=session, user_id=caller.user_id)
+        credits.expire_credits(session=session, user_id=caller.user_id)
         overview = member_overview(session=session, user_id=caller.user_id, catalog=get_catalog())
         recent = library.recent_results(
             session=session, user_id=caller.user_id, limit=RECENT_GENERATIONS

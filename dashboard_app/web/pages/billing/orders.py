@@ -6,8 +6,9 @@ import asyncio
 import logging
 
 import reflex as rx
+from sqlmodel import Session
 
-from dashboard_app.db import session_scope
+from dashboard_app.db import read
 from dashboard_app.domain import billing
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import DomainError, NotFound
@@ -26,15 +27,22 @@ from dashboard_app.web.state.payloads import id_from_text
 log = logging.getLogger(__name__)
 
 
-def _orders_page(user_id: int, before_id: int | None) -> tuple[list[dict[str, str]], int | None]:
-    with session_scope() as session:
-        page = billing.list_orders(session=session, user_id=user_id, before_id=before_id)
-        return [order_row(order) for order in page.orders], page.next_before_id
+def _orders_page(
+    session: Session, user_id: int, before_id: int | None
+) -> tuple[list[dict[str, str]], int | None]:
+    page = billing.list_orders(session=session, user_id=user_id, before_id=before_id)
+    return [order_row(order) for order in page.orders], page.next_before_id
 
 
-def _stale_orders(user_id: int) -> list[int]:
-    with session_scope() as session:
-        return billing.stale_order_ids(session=session, user_id=user_id)
+def _stale_orders(session: Session, user_id: int) -> list[int]:
+    return billing.stale_order_ids(session=session, user_id=user_id)
+
+
+def _first_page(
+    session: Session, user_id: int
+) -> tuple[tuple[list[dict[str, str]], int | None], list[int]]:
+    """The newest orders, and which of them to refresh from Stripe."""
+    return _orders_page(session, user_id, None), _stale_orders(session, user_id)
 
 
 def _refresh_orders(user_id: int) -> None:
@@ -57,9 +65,8 @@ class OrdersState(AuthState):
     _stale: list[int] = []
 
     async def _refresh_page(self, viewer: Viewer) -> None:
-        self.rows, self._cursor = await asyncio.to_thread(_orders_page, viewer.user_id, None)
+        (self.rows, self._cursor), self._stale = await read(_first_page, viewer.user_id)
         self.has_more = self._cursor is not None
-        self._stale = await asyncio.to_thread(_stale_orders, viewer.user_id)
 
     @rx.event
     async def load(self):
@@ -81,7 +88,7 @@ class OrdersState(AuthState):
             return self._to_sign_in()
         if self._cursor is None:
             return None
-        more, self._cursor = await asyncio.to_thread(_orders_page, viewer.user_id, self._cursor)
+        more, self._cursor = await read(_orders_page, viewer.user_id, self._cursor)
         self.rows = self.rows + more
         self.has_more = self._cursor is not None
         return None
@@ -96,7 +103,7 @@ class OrdersState(AuthState):
                 return
             self._stale, self.refreshing = [], True
         await asyncio.to_thread(_refresh_orders, viewer.user_id)
-        rows, cursor = await asyncio.to_thread(_orders_page, viewer.user_id, None)
+        rows, cursor = await read(_orders_page, viewer.user_id, None)
         async with self:
             self.rows, self._cursor, self.has_more = rows, cursor, cursor is not None
             self.refreshing = False
@@ -124,32 +131,29 @@ def orders_page() -> rx.Component:
     )
 
 
-def _order_detail(user_id: int, raw_id: str) -> dict[str, str] | None:
+def _order_detail(session: Session, user_id: int, raw_id: str) -> dict[str, str] | None:
     order_id = id_from_text(raw_id)
     if order_id is None:
         return None
-    with session_scope() as session:
-        try:
-            order = billing.get_order(session=session, user_id=user_id, order_id=order_id)
-        except NotFound:
-            return None
-        row = order_row(order)
-        lines = [
-            f"{item.get('name', '')} × {item.get('quantity', 1)}: "
-            f"{money(int(item.get('amount', 0)), order.currency)}"
-            for item in order.items
-        ]
-        return {
-            **row,
-            "lines": "\n".join(lines),
-            "refunded": money(order.amount_refunded, order.currency)
-            if order.amount_refunded
-            else "",
-            "clawed_back": f"{order.credits_clawed_back:,}" if order.credits_clawed_back else "",
-            "frozen": f"{order.credits_frozen:,}" if order.credits_frozen else "",
-            "receipt": order.receipt_url or "",
-            "updated": f"{order.updated_at:%Y-%m-%d %H:%M} UTC",
-        }
+    try:
+        order = billing.get_order(session=session, user_id=user_id, order_id=order_id)
+    except NotFound:
+        return None
+    row = order_row(order)
+    lines = [
+        f"{item.get('name', '')} × {item.get('quantity', 1)}: "
+        f"{money(int(item.get('amount', 0)), order.currency)}"
+        for item in order.items
+    ]
+    return {
+        **row,
+        "lines": "\n".join(lines),
+        "refunded": money(order.amount_refunded, order.currency) if order.amount_refunded else "",
+        "clawed_back": f"{order.credits_clawed_back:,}" if order.credits_clawed_back else "",
+        "frozen": f"{order.credits_frozen:,}" if order.credits_frozen else "",
+        "receipt": order.receipt_url or "",
+        "updated": f"{order.updated_at:%Y-%m-%d %H:%M} UTC",
+    }
 
 
 class OrderDetailState(AuthState):
@@ -158,7 +162,7 @@ class OrderDetailState(AuthState):
 
     async def _refresh_page(self, viewer: Viewer) -> None:
         raw = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1]
-        found = await asyncio.to_thread(_order_detail, viewer.user_id, raw)
+        found = await read(_order_detail, viewer.user_id, raw)
         self.order, self.missing = found or {}, found is None
 
     @rx.event

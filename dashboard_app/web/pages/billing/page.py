@@ -6,8 +6,9 @@ import asyncio
 from dataclasses import dataclass
 
 import reflex as rx
+from sqlmodel import Session
 
-from dashboard_app.db import session_scope
+from dashboard_app.db import read
 from dashboard_app.domain import billing
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import DomainError
@@ -35,50 +36,49 @@ class BillingView:
     recent_orders: list[dict[str, str]]
 
 
-def _billing_view(user_id: int) -> BillingView:
+def _billing_view(session: Session, user_id: int) -> BillingView:
     catalog = get_catalog()
-    with session_scope() as session:
-        user = session.get(User, user_id)
-        subscription = billing.live_subscription(session=session, user_id=user_id)
-        plan_code = current_plan_code(session=session, user_id=user_id, catalog=catalog)
-        line = ""
-        if subscription is not None and subscription.current_period_end is not None:
-            day = f"{subscription.current_period_end:%Y-%m-%d}"
-            line = (
-                f"Ends on {day}; it will not renew."
-                if subscription.cancel_at_period_end
-                else f"Renews on {day}."
-            )
-        recent = billing.list_orders(session=session, user_id=user_id, limit=5).orders
-        return BillingView(
-            packs=[
-                {
-                    "code": p.code,
-                    "name": p.name,
-                    "credits": f"{p.credits:,} credits",
-                    "price": money(p.price_cents, p.currency),
-                }
-                for p in billing.products(catalog)
-                if p.kind == "pack"
-            ],
-            plans=[
-                {
-                    "code": p.code,
-                    "name": p.name,
-                    "credits": f"{p.credits:,} credits every {p.interval}",
-                    "price": f"{money(p.price_cents, p.currency)} / {p.interval}",
-                    "current": "yes" if p.code == plan_code else "",
-                }
-                for p in billing.products(catalog)
-                if p.kind == "subscription"
-            ],
-            plan_name=catalog.plan(plan_code).name,
-            subscription_line=line,
-            past_due=billing.past_due(session=session, user_id=user_id),
-            can_manage=bool(user and user.stripe_customer_id),
-            has_subscription=subscription is not None,
-            recent_orders=[order_row(order) for order in recent],
+    user = session.get(User, user_id)
+    subscription = billing.live_subscription(session=session, user_id=user_id)
+    plan_code = current_plan_code(session=session, user_id=user_id, catalog=catalog)
+    line = ""
+    if subscription is not None and subscription.current_period_end is not None:
+        day = f"{subscription.current_period_end:%Y-%m-%d}"
+        line = (
+            f"Ends on {day}; it will not renew."
+            if subscription.cancel_at_period_end
+            else f"Renews on {day}."
         )
+    recent = billing.list_orders(session=session, user_id=user_id, limit=5).orders
+    return BillingView(
+        packs=[
+            {
+                "code": p.code,
+                "name": p.name,
+                "credits": f"{p.credits:,} credits",
+                "price": money(p.price_cents, p.currency),
+            }
+            for p in billing.products(catalog)
+            if p.kind == "pack"
+        ],
+        plans=[
+            {
+                "code": p.code,
+                "name": p.name,
+                "credits": f"{p.credits:,} credits every {p.interval}",
+                "price": f"{money(p.price_cents, p.currency)} / {p.interval}",
+                "current": "yes" if p.code == plan_code else "",
+            }
+            for p in billing.products(catalog)
+            if p.kind == "subscription"
+        ],
+        plan_name=catalog.plan(plan_code).name,
+        subscription_line=line,
+        past_due=billing.past_due(session=session, user_id=user_id),
+        can_manage=bool(user and user.stripe_customer_id),
+        has_subscription=subscription is not None,
+        recent_orders=[order_row(order) for order in recent],
+    )
 
 
 class BuyPayload(Payload):
@@ -101,7 +101,7 @@ class BillingState(AuthState):
 
     async def _refresh_page(self, viewer: Viewer) -> None:
         self.configured = get_gateway() is not None
-        view = await asyncio.to_thread(_billing_view, viewer.user_id)
+        view = await read(_billing_view, viewer.user_id)
         self.packs, self.plans = view.packs, view.plans
         self.plan_name, self.subscription_line = view.plan_name, view.subscription_line
         self.past_due, self.can_manage = view.past_due, view.can_manage

@@ -8,8 +8,9 @@ import secrets
 from dataclasses import dataclass
 
 import reflex as rx
+from sqlmodel import Session
 
-from dashboard_app.db import session_scope
+from dashboard_app.db import read, session_scope
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import DomainError
 from dashboard_app.domain.generation import downloads, library
@@ -73,19 +74,22 @@ def _card(asset: Asset, media: MediaLinks) -> LibraryCard:
 
 
 def _fetch(
-    user_id: int, filters: dict[str, object], cursor: str | None, links: dict[str, list]
+    session: Session,
+    user_id: int,
+    filters: dict[str, object],
+    cursor: str | None,
+    links: dict[str, list],
 ) -> tuple[list[LibraryCard], str | None, dict[str, list]]:
     media = MediaLinks(user_id, links)
-    with session_scope() as session:
-        page = library.list_library(
-            session=session,
-            user_id=user_id,
-            catalog=CATALOG,
-            cursor=cursor,
-            limit=PAGE_SIZE,
-            **filters,
-        )
-        return [_card(asset, media) for asset in page.items], page.next_cursor, media.kept
+    page = library.list_library(
+        session=session,
+        user_id=user_id,
+        catalog=CATALOG,
+        cursor=cursor,
+        limit=PAGE_SIZE,
+        **filters,
+    )
+    return [_card(asset, media) for asset in page.items], page.next_cursor, media.kept
 
 
 class LibraryState(LivePage, AuthState):
@@ -114,7 +118,7 @@ class LibraryState(LivePage, AuthState):
     async def _refresh_page(self, viewer: Viewer) -> None:
         """The first page read again; pages loaded below it stay, without repeats, and
         `load_more` goes on from where they end."""
-        fresh, cursor, self._links = await asyncio.to_thread(
+        fresh, cursor, self._links = await read(
             _fetch, viewer.user_id, self._filters, None, self._links
         )
         more_loaded = len(self.items) > PAGE_SIZE
@@ -148,7 +152,7 @@ class LibraryState(LivePage, AuthState):
     async def _apply(self, viewer: Viewer, filters: Filters) -> None:
         wanted = _filters(filters)
         try:
-            items, cursor, self._links = await asyncio.to_thread(
+            items, cursor, self._links = await read(
                 _fetch, viewer.user_id, wanted, None, self._links
             )
         except DomainError as error:
@@ -171,7 +175,7 @@ class LibraryState(LivePage, AuthState):
         if self._cursor is None:
             return None
         try:
-            items, cursor, self._links = await asyncio.to_thread(
+            items, cursor, self._links = await read(
                 _fetch, viewer.user_id, self._filters, self._cursor, self._links
             )
         except DomainError as error:
