@@ -6,17 +6,21 @@
 PostgreSQL, Redis and HAProxy are started here; each backend is one process. Each member signs
 in over HTTP (POST /auth/sign-in), opens the event websocket with its session cookie and a tab
 token of its own, and then does what a tab does (Reflex's socket.io protocol, as
-tests/support/tab.py speaks it): loads the overview (`hydrate_and_load`), waits as an open page
-does (pages no longer poll: changes are pushed), and every 5 seconds moves to the next page
-(`on_load_internal`: overview, credit history, billing, library, jobs). Members start spread
-over 2 seconds and run for --seconds.
+tests/support/tab.py speaks it): loads its first page (`hydrate_and_load`), waits as an open
+page does (pages no longer poll: changes are pushed), and every 5 seconds moves to the next
+page (`on_load_internal`: overview, credit history, billing, library, jobs), member i starting
+on page i mod 5. Members arrive evenly over one navigation period (5 s), as independent members
+would, and run for --seconds. (They used to arrive within 2 s, all on the overview, so that
+every navigation came in a wave: 200 members made 100 navigations a second of the same page
+for 2 s, then none for 3 s.) The backends run as in production (APP_ENV=production: JSON logs
+at INFO, no test-only statement counter).
 
 Printed per run:
 - round trip: from sending a navigation (`on_load_internal`, which runs the page's `load`
   handler) to the delta that marks the page hydrated (the member sees the page's data), p50
   and p99 in ms; the first load of a tab (`hydrate_and_load`, the whole state tree) apart;
 - errors: failed sign-ins or connections, navigations without an answer within 10 s,
-  disconnections;
+  disconnections, and errors the backends logged meanwhile (a handler that raised);
 - backend memory: the growth of the backends' resident memory (RSS) while the members were
   connected, divided by the members;
 - state per member: the bytes Reflex keeps in Redis for one tab (its serialized substates), on
@@ -69,6 +73,7 @@ from tests.support.tab import router_data  # noqa: E402
 MAX_MEMBERS = 1_000
 RUN_LIMIT_SECONDS = 120
 ANSWER_SECONDS = 10
+NAVIGATE_EVERY = 5  # seconds
 STATE_SAMPLES = 5
 ROOT_STATE = rx.State.get_full_name()
 LOAD = f"{ROOT_STATE}.hydrate_and_load"
@@ -109,6 +114,22 @@ def rss_bytes(pid: int) -> int:
         except (FileNotFoundError, IndexError, ProcessLookupError):
             continue
     return total
+
+
+def log_sizes(topology: Topology) -> dict[str, int]:
+    return {name: topology.backend(name).log.stat().st_size for name in topology.backend_names()}
+
+
+def backend_errors(topology: Topology, since: dict[str, int]) -> int:
+    """Errors the backends logged since `since` (a handler that raised still marks the page
+    hydrated, so the round trips alone would not show it)."""
+    found = 0
+    for name, offset in since.items():
+        with topology.backend(name).log.open("rb") as log:
+            log.seek(offset)
+            for line in log:
+                found += b'"level": "error"' in line or b'"level":"error"' in line
+    return found
 
 
 def backends_rss(topology: Topology) -> int:
@@ -177,9 +198,9 @@ class Tab:
 
 
 async def member(
-    index: int, base_url: str, cookie: str, run: Run, redis: Redis, stop_at: float
+    index: int, members: int, base_url: str, cookie: str, run: Run, redis: Redis, stop_at: float
 ) -> None:
-    await asyncio.sleep(index % 200 / 100)  # members arrive over 2 s
+    await asyncio.sleep(NAVIGATE_EVERY * index / members)  # arrivals spread over a period
     tab = Tab(base_url, cookie)
     try:
         await tab.connect()
@@ -189,8 +210,8 @@ async def member(
         return
     run.connected += 1
     try:
-        page = 0
-        run.first_loads.append(await tab.open_page(LOAD, PAGES[0][0]))
+        page = index % len(PAGES)  # members are spread over the pages, as they would be
+        run.first_loads.append(await tab.open_page(LOAD, PAGES[page][0]))
         second = 0
         while time.monotonic() < stop_at and not tab.lost:
             if index < STATE_SAMPLES:
@@ -198,7 +219,7 @@ async def member(
                 run.state_bytes.setdefault(PAGES[page][0], []).append(size)
             await asyncio.sleep(1)
             second += 1
-            if second % 5 == 0:
+            if second % NAVIGATE_EVERY == 0:
                 page = (page + 1) % len(PAGES)
                 trip = await tab.open_page(NAVIGATE, PAGES[page][0])
                 run.round_trips.append(trip)
@@ -235,8 +256,9 @@ async def run_members(
     for _ in range(cookies.count(None)):
         run.error("sign-in")
     before = backends_rss(topology)
+    logged = log_sizes(topology)
     redis = Redis.from_url(redis_url)
-    stop_at = time.monotonic() + 2 + seconds
+    stop_at = time.monotonic() + NAVIGATE_EVERY + seconds
     peak = 0
 
     async def sample_memory() -> None:
@@ -250,7 +272,7 @@ async def run_members(
             asyncio.gather(
                 sample_memory(),
                 *(
-                    member(i, topology.base_url, cookie, run, redis, stop_at)
+                    member(i, len(cookies), topology.base_url, cookie, run, redis, stop_at)
                     for i, cookie in enumerate(cookies)
                     if cookie is not None
                 ),
@@ -261,6 +283,8 @@ async def run_members(
         run.error("run over the time limit")
     finally:
         await redis.aclose()
+    for _ in range(backend_errors(topology, logged)):
+        run.error("backend error logged")
     return run, max(peak - before, 0)
 
 
@@ -320,7 +344,10 @@ def main() -> None:
         emails = create_members(engine, max(sizes))
         print(f"{len(emails)} members created in {time.monotonic() - started:.0f} s")
         env = {
-            "APP_ENV": "test",
+            # As deployed: no test-only statement counter, JSON logs at INFO. No mail is
+            # sent; production refuses to start without a mail server named.
+            "APP_ENV": "production",
+            "SMTP_HOST": "127.0.0.1",
             "DATABASE_URL": database_url,
             "REDIS_URL": redis.url,
             "DATA_DIR": str(root / "data"),
