@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import reflex as rx
+from sqlmodel import Session
 
-from dashboard_app.db import session_scope
+from dashboard_app.db import read
 from dashboard_app.domain import holdings
 from dashboard_app.domain.errors import DomainError
 from dashboard_app.engine import holdings as holdings_engine
@@ -46,15 +47,14 @@ def _card(holding: Holding) -> HoldingCard:
     )
 
 
-def _read(user_id: int) -> holdings.HoldingsView:
+def _read(session: Session, user_id: int) -> holdings.HoldingsView:
     settings = get_settings()
-    with session_scope() as session:
-        return holdings.holdings_view(
-            session=session,
-            user_id=user_id,
-            chain=settings.marketplace_chain,
-            fresh_for=timedelta(hours=settings.holdings_fresh_hours),
-        )
+    return holdings.holdings_view(
+        session=session,
+        user_id=user_id,
+        chain=settings.marketplace_chain,
+        fresh_for=timedelta(hours=settings.holdings_fresh_hours),
+    )
 
 
 def _ask_for_refresh(user_id: int, *, by_member: bool) -> bool:
@@ -82,7 +82,7 @@ class HoldingsState(LivePage, AuthState):
 
     async def _refresh_page(self, viewer: Viewer) -> None:
         self.configured = get_settings().marketplace_configured
-        view = await asyncio.to_thread(_read, viewer.user_id)
+        view = await read(_read, viewer.user_id)
         self.has_wallet, self.wallet = bool(view.wallet), view.wallet
         self.cards = [_card(holding) for holding in view.holdings]
         self.synced = view.last_synced_at is not None

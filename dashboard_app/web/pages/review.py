@@ -9,8 +9,9 @@ import asyncio
 from dataclasses import dataclass
 
 import reflex as rx
+from sqlmodel import Session
 
-from dashboard_app.db import session_scope
+from dashboard_app.db import read, session_scope
 from dashboard_app.domain.catalog import get_catalog
 from dashboard_app.domain.errors import DomainError, NotFound
 from dashboard_app.domain.generation import review
@@ -57,51 +58,52 @@ def _money_note(status: str, cost: int) -> str:
     return f"{cost} credits returned"
 
 
-def _load(user_id: int, generation_id: object, links: dict[str, list]) -> tuple[dict, list, dict]:
+def _load(
+    session: Session, user_id: int, generation_id: object, links: dict[str, list]
+) -> tuple[dict, list, dict]:
     """(job, variant cards, links kept) for the page, or NotFound."""
     media = MediaLinks(user_id, links)
-    with session_scope() as session:
-        view = review.review(session=session, user_id=user_id, generation_id=generation_id)
-        generation = view.generation
-        cards = []
-        for found in view.variants:
-            variant, asset = found.variant, found.asset
-            ready = asset is not None and asset.deleted_at is None
-            regenerated = variant.reservation_reference.startswith("regeneration:")
-            cards.append(
-                VariantCard(
-                    id=variant.id or 0,
-                    number=variant.position + 1,
-                    status=variant.status,
-                    progress=variant.progress,
-                    error=variant.error or "",
-                    kind=asset.kind if ready and asset else generation.format,
-                    media_url=media.link(asset, "media") if ready else "",
-                    poster_url=media.link(asset, "poster") if ready else "",
-                    saved=bool(ready and asset and asset.saved_at is not None),
-                    cost_note=(
-                        "Regeneration: " + _money_note(variant.status, variant.credits_cost)
-                        if regenerated
-                        else ""
-                    ),
-                )
+    view = review.review(session=session, user_id=user_id, generation_id=generation_id)
+    generation = view.generation
+    cards = []
+    for found in view.variants:
+        variant, asset = found.variant, found.asset
+        ready = asset is not None and asset.deleted_at is None
+        regenerated = variant.reservation_reference.startswith("regeneration:")
+        cards.append(
+            VariantCard(
+                id=variant.id or 0,
+                number=variant.position + 1,
+                status=variant.status,
+                progress=variant.progress,
+                error=variant.error or "",
+                kind=asset.kind if ready and asset else generation.format,
+                media_url=media.link(asset, "media") if ready else "",
+                poster_url=media.link(asset, "poster") if ready else "",
+                saved=bool(ready and asset and asset.saved_at is not None),
+                cost_note=(
+                    "Regeneration: " + _money_note(variant.status, variant.credits_cost)
+                    if regenerated
+                    else ""
+                ),
             )
-        job = {
-            "title": generation.title,
-            "topic": generation.prompt,
-            "status": generation.status,
-            "progress": generation.progress,
-            "platform": platform_name(generation.platform),
-            "preset": preset_name(generation.preset),
-            "format": FORMAT_LABELS.get(generation.format, generation.format),
-            "money": _money_note(generation.status, generation.credits_cost),
-            "created": when(generation.created_at),
-            "error": generation.error or "",
-            "can_cancel": generation.status in IN_FLIGHT
-            or any(card.status in IN_FLIGHT for card in cards),
-            "can_retry": generation.status == "failed",
-        }
-        return job, cards, media.kept
+        )
+    job = {
+        "title": generation.title,
+        "topic": generation.prompt,
+        "status": generation.status,
+        "progress": generation.progress,
+        "platform": platform_name(generation.platform),
+        "preset": preset_name(generation.preset),
+        "format": FORMAT_LABELS.get(generation.format, generation.format),
+        "money": _money_note(generation.status, generation.credits_cost),
+        "created": when(generation.created_at),
+        "error": generation.error or "",
+        "can_cancel": generation.status in IN_FLIGHT
+        or any(card.status in IN_FLIGHT for card in cards),
+        "can_retry": generation.status == "failed",
+    }
+    return job, cards, media.kept
 
 
 class ReviewState(LivePage, AuthState):
@@ -134,7 +136,7 @@ class ReviewState(LivePage, AuthState):
 
     async def _refresh_page(self, viewer: Viewer) -> None:
         try:
-            job, cards, self._links = await asyncio.to_thread(
+            job, cards, self._links = await read(
                 _load, viewer.user_id, self._generation_id(), self._links
             )
         except NotFound:
