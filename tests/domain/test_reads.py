@@ -20,6 +20,7 @@ from dashboard_app.domain.dashboard import shell_for_token
 from dashboard_app.models import Profile, User, UserSession
 from dashboard_app.models.base import utcnow
 from dashboard_app.settings import get_settings
+from dashboard_app.web.pages import overview
 from tests.factories import count_rows, create_member
 
 POLICY = accounts.SessionPolicy(
@@ -179,3 +180,26 @@ def test_an_overview_visit_with_nothing_due_locks_nothing(engine) -> None:
             session.execute(text("SET LOCAL lock_timeout = '300ms'"))
             assert credits.expire_credits(session=session, user_id=member.id) == []
         holder.rollback()
+
+
+def test_the_overview_expires_due_credits_before_it_shows_a_balance(engine) -> None:
+    member = create_member(engine)
+    an_hour_ago = utcnow() - timedelta(hours=1)
+    with session_scope(engine) as session:
+        credits.grant_credits(
+            session=session,
+            user_id=member.id,
+            amount=30,
+            idempotency_key="gone",
+            reason="A gift that has expired",
+            expires_at=an_hour_ago + timedelta(minutes=30),
+            now=an_hour_ago,
+        )
+    with read_scope(engine) as session:
+        assert overview._load(session, member.id, {}) is None  # the write comes first
+    with session_scope(engine) as session:
+        expired = credits.expire_credits(session=session, user_id=member.id)
+    assert [entry.amount for entry in expired] == [-30]
+    with read_scope(engine) as session:
+        shown = overview._load(session, member.id, {})
+    assert shown is not None and shown[0].balances.available == 0
